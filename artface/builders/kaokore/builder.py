@@ -1,0 +1,215 @@
+"""KaoKore: faces from Japanese picture scrolls and books (ROIS-DS CODH), versions 1.0-1.3.
+
+Upstream ships metadata only (``urls.txt``, ``labels.csv``, ``original_tags.txt``): line i of
+``urls.txt`` is image ``%08d.jpg`` (empty lines in v1.0/v1.1 keep their index), ``labels.csv``
+labels a subset with train/dev/test sets. Images are IIIF crops whose size segment can be
+changed to fetch larger crops.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from ...fetch import Fetcher, FetchConfig, join_url
+from ...licenses import LicensePolicy
+from ...records import Record
+from .._base import ArtfaceBuilder, ArtfaceConfig, read_text
+
+UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/master"
+VERSION_DIRS = {"1.0": "dataset", "1.1": "dataset_v1.1", "1.2": "dataset_v1.2", "1.3": "dataset_v1.3"}
+GENDER = ["male", "female"]
+STATUS = ["noble", "warrior", "incarnation", "commoner"]
+SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+# original_tags.txt values (Japanese) -> English
+DIRECTION_EN = {"四分の三": "three-quarter", "横": "side", "後": "back", "正面": "front", "不明": "unknown", "": "unknown"}
+GENDER_EN = {"男": "male", "女": "female", "不明": "unknown"}
+STATUS_EN = {"貴族": "noble", "武士": "warrior", "化身": "incarnation", "庶民": "commoner", "僧侶": "monk",
+             "神職": "Shinto priest", "動物": "animal", "不明": "unknown"}
+SOURCE_ID_KEYS = ("原典ID", "DOI", "京都大学貴重資料デジタルアーカイブレコードID", "慶応義塾大学請求記号")
+_IIIF = re.compile(r"^(?P<head>.*)/(?P<size>[^/]+)/(?P<rot>!?\d+(?:\.\d+)?)/(?P<tail>[a-z]+\.[a-z0-9]+)$")
+
+
+def iiif_resize(url: str, size: int) -> str:
+    """Ask the IIIF server for a ``size`` px crop instead of the published 256 px one."""
+    m = _IIIF.match(url)
+    if not m:
+        raise ValueError(f"not a IIIF image URL: {url}")
+    new = f"{size}," if m["size"].endswith(",") else f"{size},{size}"
+    return f"{m['head']}/{new}/{m['rot']}/{m['tail']}"
+
+
+def parse_urls(text: str) -> dict[str, str]:
+    """Line i -> image id ``%08d``; empty lines keep their index and have no image."""
+    return {f"{i:08d}": line.strip() for i, line in enumerate(text.splitlines()) if line.strip()}
+
+
+def parse_labels(text: str) -> dict[str, tuple[int, int, str]]:
+    rows = csv.DictReader(io.StringIO(text))
+    missing = {"image", "gender", "status", "set"} - set(rows.fieldnames or [])
+    if missing:
+        raise ValueError(f"labels.csv lacks columns {sorted(missing)}")
+    out = {}
+    for n, row in enumerate(rows, start=2):
+        if row["set"] not in SPLITS:
+            raise ValueError(f"labels.csv line {n}: unknown set {row['set']!r}")
+        out[Path(row["image"]).stem] = (int(row["gender"]), int(row["status"]), SPLITS[row["set"]])
+    return out
+
+
+def parse_tags(text: str) -> dict[str, dict[str, list[str]]]:
+    """``<image>:key=value;key=value`` -> {stem: {key: [values...]}} (keys repeat)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, rest = line.partition(":")
+        if not sep:
+            raise ValueError(f"original_tags.txt line {n}: no ':' after the image name")
+        tags: dict[str, list[str]] = {}
+        for item in rest.split(";"):
+            key, _, value = item.partition("=")
+            if key:
+                tags.setdefault(key, []).append(value)
+        out[Path(name).stem] = tags
+    return out
+
+
+def structured_tags(tags: dict[str, list[str]]) -> dict:
+    years = tags.get("制作年", [])
+    year_from = next((int(v[5:]) for v in years if v.startswith("from ") and v[5:].strip().isdigit()), None)
+    year_to = next((int(v[3:]) for v in years if v.startswith("to ") and v[3:].strip().isdigit()), None)
+    era = next((v for v in years if v and not v.startswith(("from ", "to "))), None)
+    first = lambda k: (tags.get(k) or [None])[0]  # noqa: E731
+    return {
+        "source_work": first("原典"),
+        "source_id": next((tags[k][0] for k in SOURCE_ID_KEYS if tags.get(k) and tags[k][0]), None),
+        "holder": first("所蔵"),
+        "face_direction": DIRECTION_EN.get(first("向き") or "", "unknown"),
+        "year_from": year_from,
+        "year_to": year_to,
+        "era": era,
+        "free_tags": [v for v in tags.get("タグ", []) if v],
+        "original_gender": first("性別"),
+        "original_status": first("身分"),
+    }
+
+
+def captions(t: dict, gender: str, status: str) -> list[str]:
+    """One English and one Japanese caption from labels and tags."""
+    when = f", {t['year_from']}-{t['year_to']}" if t["year_from"] and t["year_to"] else ""
+    who = " ".join(w for w in (gender if gender != "unknown" else "", status if status != "unknown" else "") if w) or "person"
+    view = t["face_direction"]
+    en = f"{'an' if view[0] in 'aeiou' else 'a'} {view} view of the face of a {who} in a Japanese illustrated work"
+    if t["source_work"]:
+        en += f", {t['source_work']}"
+    if t["holder"]:
+        en += f" ({t['holder']}{when})"
+    ja = "、".join(v for v in (t["source_work"], t["original_status"], t["original_gender"]) if v) + "の顔"
+    return [en, ja]
+
+
+@dataclass
+class KaoKoreConfig(ArtfaceConfig):
+    dataset_version: str = "1.3"  # 1.0 | 1.1 | 1.2 | 1.3
+    include_unlabeled: bool = False  # add images with no labels as split "unlabeled" (labels -1)
+    iiif_size: int | None = None  # re-request crops at this size (published: 256)
+
+
+class KaoKore(ArtfaceBuilder):
+    BUILDER_CONFIG_CLASS = KaoKoreConfig
+    BUILDER_CONFIGS = [
+        KaoKoreConfig(name="urls", kind="urls", description="Metadata, labels and IIIF URLs; no pixels."),
+        KaoKoreConfig(name="original", kind="original", description="The 256x256 crops as published."),
+        KaoKoreConfig(name="aligned", kind="aligned", size=256, description="FFHQ-aligned from detected key points."),
+    ]
+    DEFAULT_CONFIG_NAME = "urls"
+    DATASET_NAME = "kaokore"
+    PRETTY_NAME = "KaoKore"
+    HOMEPAGE = "http://codh.rois.ac.jp/face/dataset/"
+    DESCRIPTION = ("Faces cropped from Japanese picture scrolls and books of the Muromachi to early Edo periods, "
+                   "with gender and social-status labels (KaoKore, ROIS-DS CODH).")
+    FOLDER = Path(__file__).parent
+    POLICY = LicensePolicy(
+        dataset="kaokore",
+        hub_license="cc-by-sa-4.0",
+        public_modes=("urls",),
+        reason=("CC BY-SA 4.0, but upstream intentionally ships no image data so that image providers can see which "
+                "images are used, and asks users not to create a derived dataset that includes the image data"),
+        source="https://github.com/rois-codh/kaokore (README, 'Dataset' and 'License')",
+        attribution='"KaoKore Dataset" (created by ROIS-DS CODH, collected from multiple organizations), doi:10.20676/00000353',
+    )
+
+    def extra_features(self) -> dict:
+        s = datasets.Value("string")
+        return {
+            "gender": datasets.ClassLabel(names=GENDER),
+            "status": datasets.ClassLabel(names=STATUS),
+            "original_gender": s,
+            "original_status": s,
+            "face_direction": s,
+            "source_work": s,
+            "source_id": s,
+            "holder": s,
+            "year_from": datasets.Value("int32"),
+            "year_to": datasets.Value("int32"),
+            "era": s,
+            "free_tags": datasets.List(s),
+            "original_tags": s,
+            "dataset_version": s,
+        }
+
+    def fingerprint_extra(self) -> str:
+        return f"iiif={self.config.iiif_size}"
+
+    def _metadata_dir(self, fetcher: Fetcher) -> str:
+        c = self.config
+        if c.dataset_version not in VERSION_DIRS:
+            raise ValueError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
+        base = c.source or UPSTREAM
+        nested = join_url(base, VERSION_DIRS[c.dataset_version])
+        if fetcher.fetch(join_url(nested, "urls.txt")).ok:
+            return nested
+        if fetcher.fetch(join_url(base, "urls.txt")).ok:
+            return base
+        raise FileNotFoundError(
+            f"kaokore v{c.dataset_version}: no urls.txt in {nested} or {base}. Point source= at the upstream "
+            f"repository root ({UPSTREAM}) or at a folder holding urls.txt, labels.csv and original_tags.txt."
+        )
+
+    def read_records(self) -> Iterator[Record]:
+        c = self.config
+        with Fetcher(FetchConfig(retries=2)) as fetcher:
+            meta = self._metadata_dir(fetcher)
+            files = {}
+            for name in ("urls.txt", "labels.csv", "original_tags.txt"):
+                try:
+                    files[name] = read_text(join_url(meta, name), fetcher)
+                except OSError as exc:
+                    raise FileNotFoundError(f"kaokore v{c.dataset_version}: missing {name} in {meta} ({exc})") from exc
+        urls, labels, tags = parse_urls(files["urls.txt"]), parse_labels(files["labels.csv"]), parse_tags(files["original_tags.txt"])
+        unknown = sorted(set(labels) - set(urls))
+        if unknown:
+            raise ValueError(f"labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
+        for stem, url in urls.items():
+            label = labels.get(stem)
+            if label is None and not c.include_unlabeled:
+                continue
+            gender, status, split = label if label else (-1, -1, "unlabeled")
+            t = structured_tags(tags.get(stem, {}))
+            g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
+            s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
+            raw = ";".join(f"{k}={v}" for k, vs in tags.get(stem, {}).items() for v in vs)
+            yield Record(
+                id=stem,
+                split=split,
+                image_url=iiif_resize(url, c.iiif_size) if c.iiif_size else url,
+                source_url=url,
+                fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version},
+                captions=captions(t, g_en, s_en),
+            )

@@ -1,0 +1,62 @@
+"""License policy: which publishing modes each dataset allows, why, and where that comes from.
+
+Each dataset folder declares its ``POLICY``; ``policy_table()`` gathers them into the one
+table the publisher and the cards read. ``check_publish`` is the single place a publish is
+allowed or refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: License identifiers the Hub accepts in card metadata (subset we use + common ones).
+HUB_LICENSE_IDS = {
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "cc0-1.0", "cc-by-2.0",
+    "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0",
+    "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0",
+    "cc-by-nc-sa-4.0", "odc-by", "odbl", "pddl", "gpl-3.0", "lgpl-3.0", "bsd-3-clause", "unknown", "other",
+}
+
+
+@dataclass(frozen=True)
+class LicensePolicy:
+    dataset: str
+    hub_license: str  # Hub identifier for the card
+    public_modes: tuple[str, ...]  # subset of ("urls", "processed"); () = no public publishing
+    reason: str
+    source: str  # where the terms come from (URL or document)
+    attribution: str
+    license_name: str | None = None  # for hub_license == "other"
+    license_link: str | None = None
+    gated: bool = False  # non-commercial data: publish gated with a prompt
+    gated_prompt: str = ""
+    private_modes: tuple[str, ...] = ("urls", "processed")  # allowed with --private
+    cautions: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.hub_license not in HUB_LICENSE_IDS:
+            raise ValueError(f"{self.dataset}: {self.hub_license!r} is not a Hub license id")
+        if self.hub_license == "other" and not (self.license_name and self.license_link):
+            raise ValueError(f"{self.dataset}: license 'other' needs license_name and license_link")
+
+
+class PublishRefused(PermissionError):
+    """The license policy does not allow this publish."""
+
+
+def check_publish(policy: LicensePolicy, mode: str, private: bool) -> None:
+    """Raise PublishRefused (saying why and what is allowed) unless the publish is allowed."""
+    if mode in policy.public_modes:
+        return
+    if private and mode in policy.private_modes:
+        return
+    allowed = [f"public {m}" for m in policy.public_modes] + [f"private {m} (--private)" for m in policy.private_modes if m not in policy.public_modes]
+    raise PublishRefused(
+        f"{policy.dataset}: publishing {'privately ' if private else 'publicly '}in mode {mode!r} is refused. "
+        f"Reason: {policy.reason} (source: {policy.source}). Allowed: {', '.join(allowed) or 'nothing: build it locally only'}."
+    )
+
+
+def policy_table() -> dict[str, LicensePolicy]:
+    from .builders import BUILDERS, builder_class
+
+    return {name: builder_class(name).POLICY for name in BUILDERS}

@@ -1,0 +1,19 @@
+"""Names from metadata become file names only after this check (no traversal, no surprises)."""
+from __future__ import annotations
+
+import re
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str, max_len: int = 200) -> str:
+    """A single path component from an untrusted name: no separators, no '..', no NUL.
+
+    >>> safe_name("../../etc/passwd")
+    'etc_passwd'
+    """
+    parts = [p for p in re.split(r"[\\/]+", str(name)) if p not in ("", ".", "..")]
+    cleaned = _SAFE.sub("_", "_".join(parts)).strip("._")
+    if not cleaned:
+        raise ValueError(f"name {name!r} has no usable characters for a file name")
+    return cleaned[:max_len]

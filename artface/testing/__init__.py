@@ -1,0 +1,1 @@
+"""Test helpers shipped with artface (as tfds.testing): real local servers, fixture images."""

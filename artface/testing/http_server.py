@@ -1,0 +1,104 @@
+"""A real HTTP server on 127.0.0.1 for fetch and builder tests, with scripted misbehaviour.
+
+Routes map a path to a behaviour: ``ok`` (bytes), ``status`` (a code), ``flaky`` (fail with
+the given codes first, then serve), ``stall`` (sleep longer than the client's timeout),
+``truncate`` (announce the full length, send part, close). Every request is logged.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    kind: str = "ok"  # ok | status | flaky | stall | truncate
+    body: bytes = b""
+    status: int = 200
+    fail_codes: list[int] = field(default_factory=list)  # for flaky
+    delay: float = 0.0  # for stall
+    content_type: str = "application/octet-stream"
+    hits: int = 0
+
+
+class FixtureServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.log: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> FixtureServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def add(self, path: str, body: bytes = b"", kind: str = "ok", **kw) -> str:
+        """Register a route; returns its full URL."""
+        path = "/" + path.lstrip("/")
+        self.routes[path] = Route(kind=kind, body=body, **kw)
+        return self.url + path
+
+    def hits(self, path: str) -> int:
+        return self.routes["/" + path.lstrip("/")].hits
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        with self._lock:
+            self.log.append(("GET", path))
+            route = self.routes.get(path)
+            if route is not None:
+                route.hits += 1
+                hit = route.hits
+        if route is None:
+            return self._send(h, 404, b"not found")
+        if route.kind == "status":
+            return self._send(h, route.status, b"error")
+        if route.kind == "flaky" and hit <= len(route.fail_codes):
+            return self._send(h, route.fail_codes[hit - 1], b"try again")
+        if route.kind == "stall":
+            time.sleep(route.delay)
+            return self._send(h, 200, route.body, route.content_type)
+        if route.kind == "truncate":
+            h.send_response(200)
+            h.send_header("Content-Type", route.content_type)
+            h.send_header("Content-Length", str(len(route.body)))
+            h.end_headers()
+            h.wfile.write(route.body[: len(route.body) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            return None
+        return self._send(h, 200, route.body, route.content_type)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str = "text/plain") -> None:
+        try:
+            h.send_response(code)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+            pass
