@@ -1,2 +1,16 @@
 """artface: art-face datasets as Hugging Face datasets."""
 __version__ = "0.1.0"
+
+from .builders import load_builder  # noqa: E402
+
+
+def load_dataset(name: str, config: str | None = None, split: str | None = None, streaming: bool = False, **options):
+    """Build (or reuse) and load an artface dataset; ``options`` go to the builder config."""
+    builder = load_builder(name, config, **options)
+    if streaming:
+        return builder.as_streaming_dataset(split=split)
+    builder.download_and_prepare()
+    return builder.as_dataset(split=split)
+
+
+__all__ = ["load_builder", "load_dataset"]

@@ -36,6 +36,8 @@ def _open(data: bytes | str | os.PathLike, max_pixels: int, name: str) -> Image.
         raise ImageDecodeError(f"{name}: not a recognised image format (corrupt or not an image)") from exc
     except FileNotFoundError as exc:
         raise ImageDecodeError(f"{name}: file not found") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # a header that starts right, then breaks
+        raise ImageDecodeError(f"{name}: corrupt or truncated image data ({exc})") from exc
     w, h = img.size
     if w <= 0 or h <= 0:
         raise ImageDecodeError(f"{name}: zero-size image ({w}x{h})")

@@ -211,6 +211,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             old = json.loads(previous.read_text())
             if old.get("failed", 0) or old.get("pending", 0):
                 download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+                self.info.splits = None  # the old split sizes lacked the failures now retried
         super().download_and_prepare(output_dir=output_dir, download_mode=download_mode, **kwargs)
         rep = self.report()
         out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,234 @@
+"""KaoKore end to end: real metadata (trimmed) and images served by a real local HTTP server."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from artface.builders import load_builder
+from artface.builders.kaokore.builder import iiif_resize, parse_tags, parse_urls
+from artface.testing.images import astronaut_face_crop, blank
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UPSTREAM = Path(__file__).resolve().parents[4] / "shared" / "upstream" / "kaokore"
+# id -> misbehaviour of its image URL
+BAD = {"00000003": "404", "00000005": "flaky", "00000008": "stall", "00000009": "truncate", "00000011": "corrupt", "00000013": "blank"}
+
+
+def serve_kaokore(server, bad: dict[str, str] = BAD, delay: float = 0.0) -> str:
+    """Serve the fixture metadata with image hosts rewritten to the server; returns the source URL."""
+    lines = (FIXTURES / "urls.txt").read_text().splitlines()
+    local = []
+    for i, url in enumerate(lines):
+        u = urlsplit(url)
+        path = f"/{u.netloc}{u.path}"
+        local.append(server.url + path)
+        stem, body = f"{i:08d}", astronaut_face_crop(i)
+        kind = bad.get(stem, "ok")
+        if kind == "404":
+            server.add(path, kind="status", status=404)
+        elif kind == "flaky":
+            server.add(path, body, kind="flaky", fail_codes=[500, 503])
+        elif kind == "stall":
+            server.add(path, body, kind="stall", delay=3.0)
+        elif kind == "truncate":
+            server.add(path, body, kind="truncate")
+        elif kind == "corrupt":
+            server.add(path, b"\xff\xd8\xff\xe0 definitely not a jpeg")
+        elif kind == "blank":
+            server.add(path, blank())
+        elif delay:
+            server.add(path, body, kind="stall", delay=delay)
+        else:
+            server.add(path, body)
+    server.add("/meta/dataset_v1.3/urls.txt", ("\n".join(local) + "\n").encode())
+    for name in ("labels.csv", "original_tags.txt"):
+        server.add(f"/meta/dataset_v1.3/{name}", (FIXTURES / name).read_bytes())
+    return server.url + "/meta"
+
+
+FAST = dict(fetch_timeout=0.5, fetch_retries=2, concurrency=8)
+
+
+def test_parsers_keep_line_index_and_japanese_tags():
+    urls = parse_urls("a\n\nb\n")
+    assert urls == {"00000000": "a", "00000002": "b"}
+    tags = parse_tags("00000000.jpg:制作年=from 1500;制作年=to 1600;タグ=中国;タグ=外国;向き=横\n")
+    assert tags["00000000"]["制作年"] == ["from 1500", "to 1600"] and tags["00000000"]["タグ"] == ["中国", "外国"]
+
+
+def test_iiif_resize_both_size_forms():
+    assert iiif_resize("http://h/x.tif/1,2,3,4/256,256/0/default.jpg", 512) == "http://h/x.tif/1,2,3,4/512,512/0/default.jpg"
+    assert iiif_resize("http://h/x.tif/1,2,3,4/256,/0/default.jpg", 512) == "http://h/x.tif/1,2,3,4/512,/0/default.jpg"
+    with pytest.raises(ValueError, match="not a IIIF"):
+        iiif_resize("http://h/plain.jpg", 512)
+
+
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="shared/upstream not beside the checkout")
+@pytest.mark.parametrize(
+    "version,labelled,splits,total",
+    [("1.3", 9257, {"train": 7405, "validation": 926, "test": 926}, 9683), ("1.0", 5298, None, 5552)],
+)
+def test_urls_config_on_the_real_upstream_files(tmp_path, version, labelled, splits, total):
+    b = load_builder("kaokore", "urls", source=str(UPSTREAM), dataset_version=version, cache_dir=str(tmp_path))
+    b.download_and_prepare()
+    ds = b.as_dataset()
+    assert sum(len(d) for d in ds.values()) == labelled
+    if splits:
+        assert {k: len(v) for k, v in ds.items()} == splits
+    assert ds["train"].features["gender"].names == ["male", "female"]
+    assert ds["train"].features["status"].names == ["noble", "warrior", "incarnation", "commoner"]
+    b2 = load_builder("kaokore", "urls", source=str(UPSTREAM), dataset_version=version, include_unlabeled=True, cache_dir=str(tmp_path))
+    b2.download_and_prepare()
+    ds2 = b2.as_dataset()
+    assert sum(len(d) for d in ds2.values()) == total
+    unl = ds2["unlabeled"]
+    assert set(unl["gender"]) == {-1} and set(unl["status"]) == {-1}
+    assert set(unl["original_status"]) | set(unl["original_gender"]) <= {"僧侶", "神職", "動物", "不明", "貴族", "武士", "庶民", "化身", "男", "女"}
+
+
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="shared/upstream not beside the checkout")
+def test_v10_empty_lines_keep_their_index(tmp_path):
+    lines = (UPSTREAM / "dataset" / "urls.txt").read_text().splitlines()
+    b = load_builder("kaokore", "urls", source=str(UPSTREAM), dataset_version="1.0", include_unlabeled=True, cache_dir=str(tmp_path))
+    recs = {r.id: r for r in b.records()}
+    assert "00001890" not in recs and lines[1890] == ""  # an empty line: no image, index kept
+    assert recs["00005823"].image_url == lines[5823]
+    assert recs["00000000"].fields["year_from"] == 1500 and recs["00000000"].fields["face_direction"] == "three-quarter"
+
+
+def test_urls_config_over_http(http_server, tmp_path):
+    src = serve_kaokore(http_server)
+    ds = load_builder("kaokore", "urls", source=src, cache_dir=str(tmp_path)).as_streaming_dataset()
+    rows = {s: list(d) for s, d in ds.items()}
+    assert {s: len(r) for s, r in rows.items()} == {"train": 32, "validation": 2, "test": 4}
+    assert all(r["image_url"].startswith(http_server.url) for r in rows["train"])
+    assert not any(p.endswith(".jpg") and "/meta/" not in p for _, p in http_server.log), "urls config fetches no pixels"
+
+
+def test_aligned_build_reports_every_failure_and_keeps_the_rest(http_server, tmp_path):
+    src = serve_kaokore(http_server)
+    b = load_builder("kaokore", "aligned", source=src, size=128, cache_dir=str(tmp_path), **FAST)
+    b.download_and_prepare()
+    ds = b.as_dataset()
+    rep = json.loads((Path(b._output_dir) / "artface_report.json").read_text())
+    assert rep["total"] == 38 and rep["failed"] == 5 and rep["written"] == 33
+    assert rep["failed_by_reason"] == {"http_404": 1, "timeout": 1, "truncated": 1, "corrupt_image": 1, "no_face": 1}
+    by_id = {f["id"]: f for f in rep["failures"]}
+    assert by_id["00000003"]["stage"] == "fetch" and by_id["00000013"]["reason"] == "no_face"
+    assert "record 00000011" in by_id["00000011"]["detail"]
+    assert sum(len(d) for d in ds.values()) == 33
+    assert http_server.hits(urlsplit(_url(src, "00000005")).path) == 3  # 500, 503, then served
+    row = ds["train"][0]
+    assert row["image"].size == (128, 128)
+    assert row["width"] == row["height"] == 256
+    kps = np.array(row["kps5"])
+    assert kps.shape == (5, 2) and (kps >= 0).all() and (kps < 256).all()
+    x0, y0, x1, y1 = row["bbox"]
+    assert x0 < kps[0, 0] < kps[1, 0] < x1
+
+
+def _url(src: str, stem: str) -> str:
+    lines = (FIXTURES / "urls.txt").read_text().splitlines()
+    u = urlsplit(lines[int(stem)])
+    return src.replace("/meta", "") + f"/{u.netloc}{u.path}"
+
+
+def test_streaming_equals_non_streaming(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={})
+    b = load_builder("kaokore", "aligned", source=src, size=64, max_records=6, cache_dir=str(tmp_path), **FAST)
+    b.download_and_prepare()
+    built = b.as_dataset()
+    streamed = load_builder("kaokore", "aligned", source=src, size=64, max_records=6, cache_dir=str(tmp_path / "s"), **FAST).as_streaming_dataset()
+    for split in built:
+        a, s = list(built[split]), list(streamed[split])
+        assert [r["id"] for r in a] == [r["id"] for r in s]
+        for ra, rs in zip(a, s):
+            assert np.array_equal(np.asarray(ra["image"]), np.asarray(rs["image"]))
+            np.testing.assert_allclose(np.array(ra["kps5"], float), np.array(rs["kps5"], float), rtol=1e-6)
+            assert {k: v for k, v in ra.items() if k not in ("image", "kps5", "bbox", "det_score")} == {
+                k: v for k, v in rs.items() if k not in ("image", "kps5", "bbox", "det_score")}
+
+
+def test_original_config_keeps_published_bytes_and_iiif_size(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={})
+    b = load_builder("kaokore", "original", source=src, max_records=3, cache_dir=str(tmp_path), **FAST)
+    b.download_and_prepare()
+    ds = b.as_dataset().cast_column("image", __import__("datasets").Image(decode=False))
+    row = ds["train"][0]
+    assert row["image"]["bytes"] == astronaut_face_crop(int(row["id"]))
+    b512 = load_builder("kaokore", "urls", source=src, iiif_size=512, cache_dir=str(tmp_path))
+    assert all("/512,512/0/default.jpg" in r.image_url for r in b512.records())
+
+
+def test_rerun_retries_only_failures(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404"})
+    kw = dict(source=src, size=64, max_records=8, cache_dir=str(tmp_path), **FAST)
+    b = load_builder("kaokore", "aligned", **kw)
+    b.download_and_prepare()
+    assert b.report()["failed_by_reason"] == {"http_404": 1}
+    path3 = urlsplit(_url(src, "00000003")).path
+    path1 = urlsplit(_url(src, "00000001")).path
+    http_server.add(path3, astronaut_face_crop(3))  # the image comes back online
+    b2 = load_builder("kaokore", "aligned", **kw)
+    b2.download_and_prepare()
+    rep = b2.report()
+    assert rep["failed"] == 0 and rep["written"] == rep["total"]
+    ids = [r["id"] for d in b2.as_dataset().values() for r in d]
+    assert len(ids) == len(set(ids)) == rep["total"]
+    assert http_server.hits(path1) == 1, "finished records are not fetched again"
+
+
+def test_killed_build_resumes_to_the_full_set(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={}, delay=0.15)
+    out, cache = tmp_path / "out", tmp_path / "hf"
+    cmd = [sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src, "--out", str(out),
+           "--cache-dir", str(cache), "--set", "size=64", "--set", "concurrency=2", "--set", "workers=1"]
+    env = dict(os.environ)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 8:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(work.rglob("*.ok.json")))
+    assert 8 <= done_before < 38, "killed mid-way"
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "38 written, 0 failed, of 38 records" in res.stdout
+    b = load_builder("kaokore", "aligned", source=src, size=64, cache_dir=str(cache))
+    b.download_and_prepare(output_dir=str(out))  # finished: reused as it is
+    ids = [r["id"] for d in b.as_dataset().values() for r in d]
+    assert len(ids) == len(set(ids)) == 38
+    assert sorted(ids) == sorted(r.id for r in b.records())
+    refetched = sum(1 for _, p in http_server.log if p.endswith("default.jpg")) - 38
+    assert refetched <= 38 - done_before + 2 * 2, "finished records were not downloaded again"
+
+
+def test_missing_metadata_file_is_a_clear_error(http_server, tmp_path):
+    http_server.add("/m/urls.txt", (FIXTURES / "urls.txt").read_bytes())
+    http_server.add("/m/labels.csv", (FIXTURES / "labels.csv").read_bytes())
+    b = load_builder("kaokore", "urls", source=http_server.url + "/m", cache_dir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="missing original_tags.txt"):
+        b.download_and_prepare()
+
+
+def test_bad_version_and_bad_labels(tmp_path):
+    with pytest.raises(ValueError, match="dataset_version must be one of"):
+        load_builder("kaokore", "urls", source=str(FIXTURES), dataset_version="2.0", cache_dir=str(tmp_path)).records()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for n in ("urls.txt", "original_tags.txt"):
+        (bad / n).write_bytes((FIXTURES / n).read_bytes())
+    (bad / "labels.csv").write_text("image,gender,status,set\n00000001.jpg,1,0,holdout\n")
+    with pytest.raises(ValueError, match="line 2: unknown set 'holdout'"):
+        load_builder("kaokore", "urls", source=str(bad), cache_dir=str(tmp_path / "c")).records()

@@ -1,0 +1,21 @@
+"""Fixtures shared by tests/ and the dataset folders' tests."""
+from __future__ import annotations
+
+import pytest
+
+from artface.testing.http_server import FixtureServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path, monkeypatch):
+    """Each test gets its own artface cache (fetch cache + work store) and datasets cache."""
+    monkeypatch.setenv("ARTFACE_CACHE", str(tmp_path / "artface-cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-datasets"))
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on 127.0.0.1 (see artface.testing.http_server)."""
+    server = FixtureServer().start()
+    yield server
+    server.stop()
