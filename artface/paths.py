@@ -17,3 +17,14 @@ def safe_name(name: str, max_len: int = 200) -> str:
     if not cleaned:
         raise ValueError(f"name {name!r} has no usable characters for a file name")
     return cleaned[:max_len]
+
+
+def safe_join(base: str | Path, relative: str) -> Path:
+    """``base / relative`` for a metadata-provided relative path; ValueError if it would leave ``base``."""
+    from pathlib import Path as _Path
+
+    root = _Path(base).resolve()
+    target = (root / relative).resolve()
+    if _Path(relative).is_absolute() or (target != root and root not in target.parents):
+        raise ValueError(f"path {relative!r} from the metadata leaves {root}")
+    return target

@@ -28,3 +28,41 @@ def blank(size: int = 256, fmt: str = "JPEG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (size, size), (200, 180, 150)).save(buf, fmt)
     return buf.getvalue()
+
+
+# Where the astronaut's key points are in the 512 px photo (RetinaFace-mnet0.25, rounded).
+ASTRONAUT_KPS5 = np.array([[204.8, 100.8], [247.4, 103.4], [223.6, 129.2], [202.5, 138.1], [244.2, 140.6]])
+
+
+def astronaut_scene(scale: float, offset: tuple[int, int], canvas: tuple[int, int], fmt: str = "PNG") -> bytes:
+    """The astronaut photo scaled and pasted on a grey canvas (a stand-in for a painting)."""
+    from skimage import data
+
+    img = Image.fromarray(data.astronaut())
+    img = img.resize((round(512 * scale), round(512 * scale)), Image.LANCZOS)
+    out = Image.new("RGB", canvas, (120, 110, 100))
+    out.paste(img, offset)
+    buf = io.BytesIO()
+    out.save(buf, fmt)
+    return buf.getvalue()
+
+
+def synthetic_68(kps5: np.ndarray) -> np.ndarray:
+    """68 iBUG-ordered points consistent with five key points (eyes, nose, mouth corners)."""
+    le, re, nose, ml, mr = np.asarray(kps5, dtype=float)
+    eye_r = np.linalg.norm(re - le) * 0.18
+    ang = np.linspace(np.pi, -np.pi, 6, endpoint=False)
+    ring = np.column_stack([np.cos(ang), 0.45 * np.sin(ang)]) * eye_r
+    pts = np.zeros((68, 2))
+    pts[36:42], pts[42:48] = le + ring, re + ring
+    t = np.linspace(0, 1, 7)[:, None]
+    pts[48:55] = ml + (mr - ml) * t  # 48 and 54 are the corners
+    pts[55:60] = (ml + (mr - ml) * np.linspace(1, 0, 7)[1:6, None]) + [0, 4]
+    pts[60:68] = ml + (mr - ml) * np.linspace(0.1, 0.9, 8)[:, None]
+    pts[27:36] = nose + (nose - (le + re) / 2) * np.linspace(-1, 0.2, 9)[:, None]
+    centre, half = (le + re) / 2, np.linalg.norm(re - le)
+    a = np.linspace(np.pi, 0, 17)
+    pts[0:17] = centre + np.column_stack([np.cos(a) * half * 1.1, np.sin(a) * half * 1.6])
+    pts[17:22] = le + [-eye_r, -eye_r * 2] + np.linspace(0, 1, 5)[:, None] * [eye_r * 2, 0]
+    pts[22:27] = re + [-eye_r, -eye_r * 2] + np.linspace(0, 1, 5)[:, None] * [eye_r * 2, 0]
+    return pts

@@ -1,0 +1,89 @@
+"""The fetch stage against a real HTTP server on 127.0.0.1 (no mocks)."""
+import pytest
+
+from artface.fetch import Fetcher, FetchConfig, UnsupportedURLError, check_url, read_bytes
+from artface.paths import safe_join, safe_name
+
+
+@pytest.fixture
+def fetcher(tmp_path):
+    f = Fetcher(FetchConfig(timeout=0.5, retries=2, backoff=0.05, cache_dir=tmp_path / "cache", max_bytes=1000))
+    yield f
+    f.close()
+
+
+def test_ok_and_cached(http_server, fetcher):
+    url = http_server.add("/a.jpg", b"abc")
+    r = fetcher.fetch(url)
+    assert r.ok and r.data == b"abc" and not r.from_cache
+    r2 = fetcher.fetch(url)
+    assert r2.ok and r2.from_cache and http_server.hits("/a.jpg") == 1
+
+
+def test_404_is_not_retried(http_server, fetcher):
+    url = http_server.add("/gone", kind="status", status=404)
+    r = fetcher.fetch(url)
+    assert r.status == "http_404" and r.attempts == 1 and http_server.hits("/gone") == 1
+
+
+def test_5xx_and_429_are_retried_with_backoff(http_server, fetcher):
+    url = http_server.add("/flaky", b"ok!", kind="flaky", fail_codes=[500, 429])
+    r = fetcher.fetch(url)
+    assert r.ok and r.data == b"ok!" and r.attempts == 3
+
+
+def test_persistent_500_gives_up(http_server, fetcher):
+    url = http_server.add("/down", kind="status", status=503)
+    r = fetcher.fetch(url)
+    assert r.status == "http_503" and r.attempts == 3
+    assert not fetcher._cache_path(url).exists(), "failures are not cached: a re-run retries them"
+
+
+def test_stall_times_out(http_server, fetcher):
+    url = http_server.add("/slow", b"late", kind="stall", delay=2.0)
+    r = fetcher.fetch(url)
+    assert r.status == "timeout" and r.attempts == 3
+
+
+def test_truncated_body(http_server, fetcher):
+    url = http_server.add("/cut", b"x" * 500, kind="truncate")
+    r = fetcher.fetch(url)
+    assert r.status == "truncated" and r.data is None
+
+
+def test_size_limit(http_server, fetcher):
+    url = http_server.add("/big", b"x" * 5000)
+    r = fetcher.fetch(url)
+    assert r.status == "too_large" and r.attempts == 1
+
+
+def test_many_in_order_with_mixed_outcomes(http_server, fetcher):
+    urls = [http_server.add(f"/f{i}", str(i).encode()) for i in range(30)]
+    urls[7] = http_server.url + "/missing"
+    out = list(fetcher.fetch_many(urls))
+    assert [r.url for r in out] == urls
+    assert out[7].status == "http_404" and out[8].data == b"8"
+
+
+def test_only_http_local_and_fsspec(tmp_path, fetcher):
+    with pytest.raises(UnsupportedURLError):
+        check_url("ftp2://example.com/x")
+    assert fetcher.fetch("javascript:alert(1)").status == "unsupported_url"
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"local")
+    assert fetcher.fetch(str(p)).data == b"local"
+    assert fetcher.fetch(str(tmp_path / "nope")).status == "not_found"
+    with pytest.raises(OSError, match="could not read"):
+        read_bytes(str(tmp_path / "nope"))
+
+
+def test_safe_names():
+    assert safe_name("../../etc/passwd") == "etc_passwd"
+    assert safe_name("a b/c?.jpg") == "a_b_c_.jpg"
+    with pytest.raises(ValueError):
+        safe_name("../..")
+    with pytest.raises(ValueError, match="leaves"):
+        safe_join("/tmp/base", "../x")
+    with pytest.raises(ValueError, match="leaves"):
+        safe_join("/tmp/base", "/etc/passwd")
+    assert safe_join("/tmp/base", "unprocessed/a.png").name == "a.png"
