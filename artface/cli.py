@@ -54,6 +54,36 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .licenses import PublishRefused
+    from .publish import publish
+
+    options = _parse_options(args.set)
+    if args.source:
+        options["source"] = args.source
+    try:
+        res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
+                      **options)
+    except PublishRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.name}/{res.config} ({args.mode}) -> {res.destination}: rows {res.rows}")
+    print("no change: the destination already holds this content" if not res.changed else f"{len(res.files)} files written")
+    if res.commit:
+        print(f"commit {res.commit}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate
+
+    problems = validate(args.dest)
+    for p in problems:
+        print(f"problem: {p}")
+    print(f"{args.dest}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="artface", description="Art-face datasets for the Hugging Face ecosystem.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -73,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache-dir", default=None, help="datasets cache dir")
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config option, e.g. size=512")
     b.set_defaults(func=_cmd_build)
+
+    pb = sub.add_parser("publish", help="write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME")
+    pb.add_argument("name")
+    pb.add_argument("--config", default=None)
+    pb.add_argument("--mode", choices=["urls", "processed"], default="urls")
+    pb.add_argument("--to", default=None, help="folder (default artface-hub/NAME) or hf://datasets/ORG/NAME")
+    pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
+    pb.add_argument("--max-shard-size", default="500MB")
+    pb.add_argument("--source", default=None)
+    pb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    pb.set_defaults(func=_cmd_publish)
+
+    v = sub.add_parser("validate", help="check a published folder or repo as the Hub would read it")
+    v.add_argument("dest")
+    v.set_defaults(func=_cmd_validate)
     return p
 
 

@@ -234,6 +234,14 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
     return Aligned(Image.fromarray(out, "RGB"), _quad_matrix(sampled, size), sampled)
 
 
+def alignment_matrix(points: np.ndarray, size: int, recipe: str | Recipe = "ffhq") -> np.ndarray:
+    """The source -> aligned affine map the recipe implies for these points (no pixels needed);
+    equal to ``align(...).matrix`` up to the reference mode's sub-pixel shrink rounding."""
+    rec = RECIPES[recipe] if isinstance(recipe, str) else recipe
+    quad, _ = face_quad(points, rec.rotate_level)
+    return _quad_matrix(quad, size)
+
+
 def align(
     image: ImageInput,
     points: np.ndarray,

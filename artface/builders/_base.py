@@ -7,6 +7,7 @@ failure accounting, streaming) lives here once.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -73,6 +74,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     RECIPE: str = "ffhq"
     POLICY: LicensePolicy
     FOLDER: Path  # the dataset folder (card template, CITATION.bib, fixtures)
+    FIELD_DOCS: dict[str, str] = {}  # card text for the dataset's own columns
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
@@ -207,13 +209,15 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         the output as ``artface_report.json``."""
         out = Path(output_dir or self._cache_dir)
         previous = out / REPORT_NAME
-        if download_mode is None and previous.is_file():
-            old = json.loads(previous.read_text())
-            if old.get("failed", 0) or old.get("pending", 0):
-                download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
-                self.info.splits = None  # the old split sizes lacked the failures now retried
+        old = json.loads(previous.read_text()) if previous.is_file() else {}
+        if download_mode is None and (old.get("failed", 0) or old.get("pending", 0)):
+            download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+            self.info.splits = None  # the old split sizes lacked the failures now retried
         super().download_and_prepare(output_dir=output_dir, download_mode=download_mode, **kwargs)
         rep = self.report()
+        # the date of the data: kept when the cached build was reused, so re-publishing changes nothing
+        reused = download_mode is None and bool(old)
+        rep["built_at"] = old.get("built_at") if reused and old.get("built_at") else datetime.date.today().isoformat()
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT_NAME).write_text(json.dumps(rep, indent=1, ensure_ascii=False))
         if rep["failed"]:

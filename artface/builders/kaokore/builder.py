@@ -135,6 +135,22 @@ class KaoKore(ArtfaceBuilder):
     DESCRIPTION = ("Faces cropped from Japanese picture scrolls and books of the Muromachi to early Edo periods, "
                    "with gender and social-status labels (KaoKore, ROIS-DS CODH).")
     FOLDER = Path(__file__).parent
+    FIELD_DOCS = {
+        "gender": "upstream label (labels.csv); -1 for unlabelled images",
+        "status": "upstream label (labels.csv); -1 for unlabelled images",
+        "original_gender": "性別 tag, Japanese as upstream (男, 女, 不明)",
+        "original_status": "身分 tag, Japanese as upstream (貴族, 武士, 化身, 庶民, 僧侶, 神職, 動物, 不明)",
+        "face_direction": "向き tag in English: three-quarter, side, back, front, unknown",
+        "source_work": "原典: the work the face comes from (Japanese)",
+        "source_id": "原典ID / DOI / holder's record id of the work",
+        "holder": "所蔵: the institution holding the work (Japanese)",
+        "year_from": "制作年 'from' year, when given",
+        "year_to": "制作年 'to' year, when given",
+        "era": "制作年 as free text (e.g. 室町末近世初)",
+        "free_tags": "タグ values (Japanese)",
+        "original_tags": "the record's line of original_tags.txt, unparsed",
+        "dataset_version": "KaoKore version the record comes from (1.0-1.3)",
+    }
     POLICY = LicensePolicy(
         dataset="kaokore",
         hub_license="cc-by-sa-4.0",

@@ -56,6 +56,13 @@ class MetFaces(ArtfaceBuilder):
     DESCRIPTION = "Faces extracted from works of art in The Metropolitan Museum of Art's Open Access collection (NVIDIA)."
     RECIPE = "metfaces"
     FOLDER = Path(__file__).parent
+    FIELD_DOCS = {
+        "obj_id": "The Met's object id",
+        "title": "title of the work (The Met)",
+        "artist": "artist_display_name (The Met); empty when unknown",
+        "meta_url": "The Met's collection API record",
+        "face_idx": "index of the face within its source image",
+    }
     POLICY = LicensePolicy(
         dataset="metfaces",
         hub_license="cc-by-nc-2.0",

@@ -1,0 +1,258 @@
+"""Publisher: a builder's output -> a Hub dataset repo laid out as ``push_to_hub`` lays it out.
+
+``publish()`` checks the license policy, builds (or reuses) the config, writes parquet shards
+(``<config>/<split>-NNNNN-of-NNNNN.parquet``, ``data/`` for the default config), a preview
+image, ``artface.json`` (build records of every published config) and README.md, then puts
+them in a local folder or pushes them to ``hf://datasets/<org>/<name>`` in one atomic commit.
+URL-only shards never hold pixels and keep URLs as plain strings, so readers need no artface.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
+from datasets.utils.py_utils import convert_file_size_to_int
+
+from . import __version__
+from .builders import builder_class, load_builder
+from .cards import card_data, render_card
+from .licenses import check_publish
+
+log = logging.getLogger(__name__)
+MODES = ("urls", "processed")
+HUB_PREFIX = "hf://datasets/"
+META_NAME = "artface.json"
+
+
+@dataclass
+class PublishResult:
+    destination: str
+    config: str
+    files: list[str]
+    commit: str | None = None  # Hub commit id, None for folders or when nothing changed
+    changed: bool = True
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def nice_shard_count(needed: int) -> int:
+    """1, or a multiple of 8 (divides by world sizes 1, 2, 4, 8) so split_dataset_by_node can split by files."""
+    return 1 if needed <= 1 else 8 * -(-needed // 8)
+
+
+def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, max_shard_size: int | str) -> tuple[list[str], int]:
+    """Parquet shards with datasets' row-group sizing; returns their repo paths and total bytes."""
+    nbytes = ds._estimate_nbytes()
+    batch = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
+    batch = min(batch, get_writer_batch_size_from_data_size(len(ds), nbytes)) if len(ds) else 1
+    n = min(max(1, len(ds)), nice_shard_count(int(nbytes / convert_file_size_to_int(max_shard_size)) + 1))
+    paths = []
+    for i in range(n):
+        rel = f"{data_dir}/{split}-{i:05d}-of-{n:05d}.parquet"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        ds.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(folder / rel), batch_size=batch)
+        paths.append(rel)
+    return paths, nbytes
+
+
+def preview_image(ds: datasets.Dataset, mode: str, kind: str, size: int, recipe: str, n: int = 8):
+    """A grid of a few faces with their landmarks; for URL-only data, landmarks on blank cells (no pixels)."""
+    from PIL import Image
+
+    from artface_align import alignment_matrix, transform_points
+    from artface_align.draw import draw_points, grid
+
+    cells = []
+    for row in ds.select(range(min(n, len(ds)))):
+        pts = row.get("landmarks68") or row.get("kps5")
+        if mode == "processed":
+            img = row["image"].convert("RGB")
+            if pts is not None and kind == "aligned":
+                pts = transform_points(alignment_matrix(np.asarray(pts), size, recipe), np.asarray(pts))
+        else:
+            img = Image.new("RGB", (row.get("width") or 256, row.get("height") or 256), (255, 255, 255))
+        if pts is None and mode != "processed":
+            continue  # nothing to show without pixels or points
+        cells.append(draw_points(img, np.asarray(pts)) if pts is not None else img)
+    return grid(cells, cell=192, cols=4) if cells else None
+
+
+def _read_existing_meta(dest: str) -> dict:
+    try:
+        if dest.startswith(HUB_PREFIX):
+            from huggingface_hub import HfFileSystem
+
+            fs = HfFileSystem()
+            path = f"datasets/{dest[len(HUB_PREFIX):]}/{META_NAME}"
+            return json.loads(fs.read_bytes(path)) if fs.exists(path) else {}
+        p = Path(dest) / META_NAME
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable %s at %s: %s", META_NAME, dest, exc)
+        return {}
+
+
+def stage(name: str, config: str | None, mode: str, dest: str, private: bool, max_shard_size: int | str,
+          out: Path, **options) -> tuple[str, dict]:
+    """Build and write everything the repo needs into ``out``; returns the Hub config name and its entry."""
+    cls = builder_class(name)
+    check_publish(cls.POLICY, mode, private)
+    builder = load_builder(name, config, **options)
+    kind = builder.config.kind
+    if mode == "processed" and kind == "urls":
+        raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
+    builder.download_and_prepare()
+    report = json.loads((Path(builder._output_dir) / "artface_report.json").read_text())
+    dsd = builder.as_dataset()
+    hub_config = builder.config.name if (mode == "processed" or kind == "urls") else f"{builder.config.name}-urls"
+    existing = _read_existing_meta(dest)
+    entries = dict(existing.get("configs", {}))
+    default = existing.get("default") or hub_config
+    data_dir = "data" if hub_config == default else hub_config
+    splits, split_bytes, files = {}, {}, []
+    for split, ds in dsd.items():
+        if mode == "urls" and "image" in ds.column_names:
+            ds = ds.remove_columns("image")
+        paths, nbytes = write_shards(ds, out, data_dir, split, max_shard_size)
+        files += paths
+        splits[split], split_bytes[split] = len(ds), nbytes
+    first = next(iter(dsd.values()))
+    features = first.features.copy()
+    if mode == "urls":
+        features.pop("image", None)
+    preview = preview_image(first, mode, kind, builder.config.size, builder.RECIPE)
+    preview_rel = None
+    if preview is not None:
+        preview_rel = f"assets/{hub_config}-preview.png"
+        (out / "assets").mkdir(exist_ok=True)
+        preview.save(out / preview_rel, optimize=False)
+        files.append(preview_rel)
+    from artface_align.models import REGISTRY
+
+    recs = builder.records()
+    detected = kind == "aligned" and not (recs and recs[0].points is not None)  # else upstream landmarks
+    detector = builder.config.detector if detected else ("none (upstream landmarks)" if kind == "aligned" else None)
+    det_sha = REGISTRY[builder.config.detector].sha256 if detected and builder.config.detector in REGISTRY else None
+    entries[hub_config] = {
+        "mode": mode,
+        "builder_config": builder.config.name,
+        "kind": kind,
+        "data_dir": data_dir,
+        "splits": splits,
+        "split_bytes": split_bytes,
+        "features": features.to_dict(),
+        "preview": preview_rel,
+        "build": {
+            "artface_version": __version__,
+            "built_at": report.get("built_at") or _dt.date.today().isoformat(),
+            "detector": detector,
+            "detector_sha256": det_sha,
+            "recipe": builder.RECIPE if kind == "aligned" else None,
+            "size": builder.config.size if kind == "aligned" else None,
+            "align_mode": builder.config.mode if kind == "aligned" else None,
+            "total": report["total"],
+            "failed": report["failed"],
+            "failed_by_reason": report["failed_by_reason"],
+        },
+    }
+    meta = card_data(cls.POLICY, cls.PRETTY_NAME, entries, default, tags=["art", "faces", "face-alignment", "artface"],
+                     task_categories=["unconditional-image-generation", "image-classification"])
+    first_preview = next((e["preview"] for e in entries.values() if e.get("preview")), None)
+    readme = render_card(cls.FOLDER, cls.POLICY, meta, entries, cls.citation(), first_preview, cls.FIELD_DOCS)
+    (out / "README.md").write_text(readme)
+    (out / META_NAME).write_text(json.dumps({"dataset": name, "default": default, "configs": entries}, indent=1, ensure_ascii=False))
+    return hub_config, entries[hub_config]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _git_blob_sha1(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
+
+
+def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
+    """Replace ``data_dir`` and the top-level files in ``dest``; returns whether anything changed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    new = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
+    old_cfg = {p.relative_to(dest).as_posix() for p in (dest / data_dir).rglob("*") if p.is_file()} if (dest / data_dir).is_dir() else set()
+    changed = bool(old_cfg - new)
+    for rel in sorted(new):
+        target = dest / rel
+        if target.is_file() and _sha256(target) == _sha256(staged / rel):
+            continue
+        changed = True
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(staged / rel, tmp)
+        tmp.replace(target)
+    for rel in old_cfg - new:  # shards of an earlier publish of this config
+        (dest / rel).unlink()
+    return changed
+
+
+def _push_hub(staged: Path, repo_id: str, data_dir: str, private: bool, gated: bool, message: str) -> tuple[str | None, bool]:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = HfApi()  # endpoint and token from the environment / login; never printed
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    remote = {}
+    for item in api.list_repo_tree(repo_id, repo_type="dataset", recursive=True):
+        if hasattr(item, "blob_id"):
+            remote[item.path] = item
+    ops = []
+    local = {p.relative_to(staged).as_posix(): p for p in staged.rglob("*") if p.is_file()}
+    for rel, path in sorted(local.items()):
+        r = remote.get(rel)
+        if r is not None:
+            same = (r.lfs.sha256 == _sha256(path)) if r.lfs else (r.blob_id == _git_blob_sha1(path))
+            if same:
+                continue
+        ops.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(path)))
+    ops += [CommitOperationDelete(path_in_repo=rel) for rel in remote if rel.startswith(f"{data_dir}/") and rel not in local]
+    if not ops:
+        return None, False
+    info = api.create_commit(repo_id, operations=ops, commit_message=message, repo_type="dataset")
+    if gated:
+        api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
+    return info.oid, True
+
+
+def publish(name: str, config: str | None = None, mode: str = "urls", to: str | None = None, private: bool = False,
+            max_shard_size: int | str = "500MB", **options) -> PublishResult:
+    """Publish a dataset config as URL-only or processed shards with a license-aware card.
+
+    ``to``: a folder (default ``./artface-hub/<name>``) or ``hf://datasets/<org>/<name>``. Refused
+    (``PublishRefused``) when the license policy does not allow ``mode`` (publicly, or with ``private``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    dest = to or f"artface-hub/{name}"
+    cls = builder_class(name)
+    check_publish(cls.POLICY, mode, private)  # before any work
+    with tempfile.TemporaryDirectory(prefix="artface-publish-") as tmp:
+        staged = Path(tmp)
+        hub_config, entry = stage(name, config, mode, dest, private, max_shard_size, staged, **options)
+        files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
+        if dest.startswith(HUB_PREFIX):
+            repo_id = dest[len(HUB_PREFIX):].strip("/")
+            commit, changed = _push_hub(staged, repo_id, entry["data_dir"], private, cls.POLICY.gated,
+                                        f"artface publish {name}/{hub_config} ({mode})")
+        else:
+            commit, changed = None, _put_local(staged, Path(dest), entry["data_dir"])
+    return PublishResult(dest, hub_config, files, commit, changed, entry["splits"])

@@ -1,0 +1,72 @@
+"""`artface validate DEST`: read a published folder or Hub repo the way the Hub would.
+
+Checks: README YAML parses and uses valid license ids; every config's data_files match files;
+parquet schemas match dataset_info features; row counts match the split sizes; row groups fit
+the viewer (<= 300 MB uncompressed).
+"""
+from __future__ import annotations
+
+import fnmatch
+
+import datasets
+import fsspec
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard
+
+from .cards import check_card
+
+VIEWER_MAX_ROW_GROUP = 300 * 1024 * 1024
+
+
+def _fs_and_root(dest: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    if dest.startswith("hf://datasets/"):
+        from huggingface_hub import HfFileSystem
+
+        return HfFileSystem(), "datasets/" + dest[len("hf://datasets/"):].strip("/")
+    return fsspec.filesystem("file"), str(dest).rstrip("/")
+
+
+def validate(dest: str) -> list[str]:
+    """Problems found (empty list: the repo reads as the Hub would read it)."""
+    fs, root = _fs_and_root(dest)
+    readme = f"{root}/README.md"
+    if not fs.exists(readme):
+        return [f"{dest}: no README.md"]
+    text = fs.read_bytes(readme).decode("utf-8")
+    problems = check_card(text)
+    if problems:
+        return problems
+    card = DatasetCard(text)
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    files = [p[len(root) + 1:] for p in fs.find(root)]
+    for cfg in card.data.to_dict().get("configs", []):
+        name = cfg.get("config_name", "default")
+        info = infos.get(name)
+        if info is None or info.features is None:
+            problems.append(f"config {name!r}: no dataset_info features in the card")
+            continue
+        for entry in cfg.get("data_files", []):
+            patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+            matched = sorted(f for f in files for pat in patterns if fnmatch.fnmatch(f, pat))
+            split = entry["split"]
+            if not matched:
+                problems.append(f"config {name!r} split {split!r}: no file matches {patterns}")
+                continue
+            rows = 0
+            for rel in matched:
+                with fs.open(f"{root}/{rel}", "rb") as fh:
+                    pf = pq.ParquetFile(fh)
+                    got = datasets.Features.from_arrow_schema(pf.schema_arrow)
+                    if got != info.features:
+                        diff = sorted(set(got) ^ set(info.features)) or [k for k in got if got[k] != info.features.get(k)]
+                        problems.append(f"{rel}: parquet schema differs from dataset_info features ({diff})")
+                    rows += pf.metadata.num_rows
+                    for i in range(pf.metadata.num_row_groups):
+                        size = pf.metadata.row_group(i).total_byte_size
+                        if size > VIEWER_MAX_ROW_GROUP:
+                            problems.append(f"{rel}: row group {i} is {size / 2**20:.0f} MB uncompressed (viewer limit 300 MB)")
+            expected = info.splits[split].num_examples if info.splits and split in info.splits else None
+            if expected is not None and rows != expected:
+                problems.append(f"config {name!r} split {split!r}: {rows} rows in files, card says {expected}")
+    return problems
