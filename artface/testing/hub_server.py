@@ -111,7 +111,7 @@ class HubServer:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         with self._lock:
-            self.log.append({"method": method, "path": path, "headers": dict(h.headers)})
+            self.log.append({"method": method, "path": path, "headers": {k.lower(): v for k, v in h.headers.items()}})
         authed = h.headers.get("Authorization", "") == f"Bearer {self.token}"
         routes = [
             ("POST", r"/api/repos/create", self._create),
