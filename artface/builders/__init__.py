@@ -6,6 +6,7 @@ import importlib
 BUILDERS = {
     "kaokore": "artface.builders.kaokore.builder:KaoKore",
     "metfaces": "artface.builders.metfaces.builder:MetFaces",
+    "aahq": "artface.builders.aahq.builder:AAHQ",
 }
 
 

@@ -1,0 +1,90 @@
+"""AAHQ end to end over a real local HTTP server: dead URLs are reported, the rest aligned."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from artface.builders import load_builder
+from artface.builders.aahq.builder import raw_name
+from artface.licenses import PublishRefused
+from artface.publish import publish
+from artface.testing.images import astronaut_scene
+from artface_align import align, detect_faces
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEAD = {"00001.png": 404, "00003.png": 503}
+
+
+def serve_aahq(server, dead=DEAD) -> str:
+    items = json.loads((FIXTURES / "AAHQ-dataset.json").read_text())
+    for key, item in items.items():
+        fx = item["_fixture"]
+        u = urlsplit(item["image_url"])
+        path = f"/{u.netloc}{u.path}"
+        if key in dead:
+            item["image_url"] = server.add(path, kind="status", status=dead[key]) + "?" + u.query
+        else:
+            item["image_url"] = server.add(path, astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG")) + "?" + u.query
+    return server.add("/aahq/AAHQ-dataset.json", json.dumps(items).encode())
+
+
+FAST = dict(fetch_timeout=2.0, fetch_retries=1)
+
+
+def test_raw_name_rule():
+    assert raw_name("https://cdnb.artstation.com/p/assets/images/images/012/345/678/large/a-b.jpg?1") == "012_345_678_large_a-b.jpg"
+    items = json.loads((FIXTURES / "AAHQ-dataset.json").read_text())
+    assert all(raw_name(i["image_url"]) == i["raw_name"] for i in items.values())
+
+
+def test_urls_config_lists_every_record_without_fetching(http_server, tmp_path):
+    src = serve_aahq(http_server)
+    rows = list(load_builder("aahq", "urls", source=src, cache_dir=str(tmp_path)).as_streaming_dataset(split="train"))
+    assert [r["aligned_name"] for r in rows] == ["00000.png", "00001.png", "00002.png", "00003.png", "00004.png"]
+    assert rows[0]["landmarks4"][0] == pytest.approx([264.8, 140.8]) and rows[0]["kps5"] is None
+    assert not [p for _, p in http_server.log if "artstation" in p]
+
+
+def test_aligned_build_succeeds_with_dead_urls_reported(http_server, tmp_path):
+    src = serve_aahq(http_server)
+    b = load_builder("aahq", "aligned", source=src, size=128, cache_dir=str(tmp_path), **FAST)
+    b.download_and_prepare()
+    rep = b.report()
+    assert rep["written"] == 3 and rep["failed_by_reason"] == {"http_404": 1, "http_503": 1}
+    assert {f["id"] for f in rep["failures"]} == {"00001", "00003"}
+    ds = b.as_dataset(split="train")
+    items = json.loads((FIXTURES / "AAHQ-dataset.json").read_text())
+    for row in ds:
+        item = items[row["aligned_name"]]
+        fx = item["_fixture"]
+        raw = astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG")
+        pts = np.array([item["landmarks"][k] for k in ("eye_left", "eye_right", "mouth_left", "mouth_right")])
+        expect = align(raw, pts, 128, recipe="aahq", mode="fast").image
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(expect))
+        (lx, ly), (rx, ry) = detect_faces(row["image"])[0].kps5[:2]
+        assert abs(ly - ry) < 3
+    streamed = list(load_builder("aahq", "aligned", source=src, size=128, cache_dir=str(tmp_path / "s"), **FAST)
+                    .as_streaming_dataset(split="train"))
+    assert [r["id"] for r in streamed] == [r["id"] for r in ds]
+
+
+def test_card_carries_the_bias_caution_and_pixels_are_refused(http_server, tmp_path):
+    src = serve_aahq(http_server)
+    dest = tmp_path / "hub"
+    publish("aahq", "urls", "urls", to=str(dest), source=src, cache_dir=str(tmp_path / "hf"))
+    card = (dest / "README.md").read_text()
+    assert "Bias caution" in card and "license: cc-by-nc-sa-4.0" in card and "No image data is included" in card
+    with pytest.raises(PublishRefused, match="belong to their Artstation artists"):
+        publish("aahq", "aligned", "processed", to=str(dest), source=src)
+
+
+def test_bad_json_is_a_clear_error(tmp_path):
+    (tmp_path / "AAHQ-dataset.json").write_text(json.dumps({"x.png": {"image_url": "http://h/x.jpg", "landmarks": {"eye_left": [1, 2]}}}))
+    with pytest.raises(ValueError, match=r"record 'x.png': missing \['landmarks.eye_right'"):
+        load_builder("aahq", "urls", source=str(tmp_path), cache_dir=str(tmp_path / "c")).records()
+    with pytest.raises(FileNotFoundError, match="needs source="):
+        load_builder("aahq", "urls", cache_dir=str(tmp_path / "d")).records()
