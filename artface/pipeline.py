@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -23,7 +24,7 @@ from artface_align import FaceAligner, ImageDecodeError, align, load_image
 from artface_align.detect import make_detector
 from artface_align.landmarks import make_landmarker
 
-from .fetch import Fetcher, FetchResult, ordered_map
+from .fetch import Fetcher, FetchResult, ordered_map, url_scheme
 from .records import Record
 from .store import Failure, WorkStore
 
@@ -92,6 +93,8 @@ class Pipeline:
         todo = []
         for rec in records:
             cached = self.store.load_ok(rec.id)
+            if cached is not None and cached[1] is None and self._local_original(rec):
+                cached = (cached[0], Path(rec.image_url).read_bytes())  # type: ignore[arg-type]
             if cached is not None and cached[1] is not None:
                 # flush work queued before this record so output order stays the record order
                 yield from self._run(todo)
@@ -110,8 +113,13 @@ class Pipeline:
                 self.store.save_failure(out)
                 continue
             row, image = out
-            self.store.save_ok(rec.id, row, image)
+            # a local original is not copied into the store: re-runs read it from its place
+            self.store.save_ok(rec.id, row, None if self._local_original(rec) else image)
             yield rec, row, image
+
+    def _local_original(self, rec: Record) -> bool:
+        return self.opts.kind == "original" and bool(rec.image_url) and url_scheme(rec.image_url) in ("", "file") \
+            and not str(rec.image_url).startswith("file:") and Path(rec.image_url).is_file()
 
     def _fetch(self, rec: Record) -> tuple[Record, FetchResult | None]:
         if not rec.image_url:

@@ -7,6 +7,7 @@ BUILDERS = {
     "kaokore": "artface.builders.kaokore.builder:KaoKore",
     "metfaces": "artface.builders.metfaces.builder:MetFaces",
     "aahq": "artface.builders.aahq.builder:AAHQ",
+    "mm_celeba_hq": "artface.builders.mm_celeba_hq.builder:MMCelebAHQ",
 }
 
 

@@ -1,0 +1,229 @@
+"""Multi-Modal-CelebA-HQ: 30,000 CelebA-HQ photos with captions, masks, sketches and attributes.
+
+Manual download only (non-commercial research, no redistribution): ``data_dir`` points at the
+user's unpacked downloads. The split lists are pickles from that download: they are read with
+a restricted unpickler that accepts lists of strings and nothing else.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+from PIL import Image
+
+from ...licenses import LicensePolicy
+from ...records import Record
+from .._base import ArtfaceBuilder, ArtfaceConfig
+
+log = logging.getLogger(__name__)
+UPSTREAM = "https://github.com/IIGROUP/MM-CelebA-HQ-Dataset"
+MASK_PARTS = ["skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip",
+              "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]  # label id = index + 1; 0 is background
+MASK_NAMES = ["background", *MASK_PARTS]
+# what the layout needs -> (path under data_dir, where it comes from)
+LAYOUT = {
+    "image": ("image", f"CelebA-HQ images {{i}}.jpg: Multi-Modal-CelebA-HQ download ({UPSTREAM})"),
+    "captions": ("text/celeba-caption", f"text descriptions {{i}}.txt: Multi-Modal-CelebA-HQ 'text' download ({UPSTREAM})"),
+    "train_split": ("train/filenames.pickle", f"train split list: Multi-Modal-CelebA-HQ download ({UPSTREAM})"),
+    "test_split": ("test/filenames.pickle", f"test split list: Multi-Modal-CelebA-HQ download ({UPSTREAM})"),
+    "mask": ("CelebAMask-HQ-mask-anno", "part masks {k//2000}/{k:05d}_{part}.png: CelebAMask-HQ (https://github.com/switchablenorms/CelebAMask-HQ)"),
+    "attributes": ("CelebAMask-HQ-attribute-anno.txt", "40 attributes: CelebAMask-HQ (https://github.com/switchablenorms/CelebAMask-HQ)"),
+    "sketch": ("sketch", f"sketches {{i}}.png: Multi-Modal-CelebA-HQ 'sketch' download ({UPSTREAM})"),
+}
+OPTIONAL = ("captions", "mask", "attributes", "sketch")
+
+
+class UnsafePickleError(ValueError):
+    """A split list that is not a plain list of strings (refused, never executed)."""
+
+
+class _ListsOfStrings(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        raise UnsafePickleError(f"refusing to load {module}.{name}: split lists may only hold strings")
+
+
+def load_name_list(path: Path) -> list[str]:
+    """A pickled list of file stems, loaded without running any code from the file."""
+    try:
+        with open(path, "rb") as f:
+            obj = _ListsOfStrings(f, encoding="latin1").load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{path}: {exc}") from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        raise UnsafePickleError(f"{path}: not a readable pickle of a list of strings ({exc})") from exc
+    if not isinstance(obj, list) or not all(isinstance(x, (str, bytes)) for x in obj):
+        raise UnsafePickleError(f"{path}: expected a list of strings, got {type(obj).__name__}")
+    return [x.decode() if isinstance(x, bytes) else x for x in obj]
+
+
+def parse_attributes(text: str) -> tuple[list[str], dict[str, list[bool]]]:
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise ValueError("CelebAMask-HQ-attribute-anno.txt: expected a count line and a names line")
+    names = lines[1].split()
+    if len(names) != 40:
+        raise ValueError(f"CelebAMask-HQ-attribute-anno.txt: expected 40 attribute names, found {len(names)}")
+    rows = {}
+    for n, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 41:
+            raise ValueError(f"CelebAMask-HQ-attribute-anno.txt line {n}: expected a name and 40 values, got {len(parts) - 1}")
+        rows[Path(parts[0]).stem] = [v == "1" for v in parts[1:]]
+    return names, rows
+
+
+def merge_masks(folder: Path, k: int) -> bytes | None:
+    """The binary part masks of image k merged into one label map (later parts overwrite earlier)."""
+    sub = folder / str(k // 2000)
+    label = None
+    for idx, part in enumerate(MASK_PARTS, start=1):
+        p = sub / f"{k:05d}_{part}.png"
+        if not p.is_file():
+            continue
+        m = np.asarray(Image.open(p).convert("L")) > 127
+        if label is None:
+            label = np.zeros(m.shape, dtype=np.uint8)
+        label[m] = idx
+    if label is None:
+        return None
+    buf = io.BytesIO()
+    Image.fromarray(label, "L").save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class MMCelebAConfig(ArtfaceConfig):
+    allow_missing: list[str] = field(default_factory=list)  # any of captions, mask, attributes, sketch
+
+
+class MMCelebAHQ(ArtfaceBuilder):
+    BUILDER_CONFIG_CLASS = MMCelebAConfig
+    BUILDER_CONFIGS = [MMCelebAConfig(name="original", kind="original", description="The 1024 px CelebA-HQ images with all modalities.")]
+    DEFAULT_CONFIG_NAME = "original"
+    DATASET_NAME = "mm_celeba_hq"
+    PRETTY_NAME = "Multi-Modal-CelebA-HQ"
+    HOMEPAGE = UPSTREAM
+    DESCRIPTION = "CelebA-HQ faces with segmentation masks, sketches, 10 captions each and 40 attributes (manual download)."
+    FOLDER = Path(__file__).parent
+    FIELD_DOCS = {
+        "mask": f"label map: {', '.join(f'{i} {n}' for i, n in enumerate(MASK_NAMES))}",
+        "sketch": "the sketch image of the face",
+    }
+    POLICY = LicensePolicy(
+        dataset="mm_celeba_hq",
+        hub_license="other",
+        license_name="celeba-hq-non-commercial",
+        license_link=UPSTREAM,
+        public_modes=(),
+        private_modes=(),
+        reason="CelebA/CelebA-HQ images are for non-commercial research only and may not be redistributed; build it locally from your own download",
+        source=f"{UPSTREAM} (README) and https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (agreement)",
+        attribution="Multi-Modal-CelebA-HQ (Xia et al., TediGAN); CelebA-HQ (Karras et al.); CelebAMask-HQ (Lee et al.)",
+    )
+
+    def extra_features(self) -> dict:
+        attrs = {name: datasets.Value("bool") for name in self._attribute_names()}
+        return {"mask": datasets.Image(), "sketch": datasets.Image(), **attrs}
+
+    # -- layout ------------------------------------------------------------------------------
+    def _root(self) -> Path:
+        d = self.config.data_dir or self.config.source
+        if not d:
+            raise FileNotFoundError(f"mm_celeba_hq is a manual download: pass data_dir= (the folder with your unpacked "
+                                    f"downloads). Get them from {UPSTREAM} and CelebAMask-HQ.")
+        return Path(d)
+
+    def _check_layout(self) -> dict[str, Path]:
+        root = self._root()
+        unknown = set(self.config.allow_missing) - set(OPTIONAL)
+        if unknown:
+            raise ValueError(f"allow_missing accepts {OPTIONAL}, got {sorted(unknown)}")
+        found, missing = {}, []
+        for key, (rel, origin) in LAYOUT.items():
+            p = root / rel
+            if p.exists():
+                found[key] = p
+            elif key not in self.config.allow_missing:
+                missing.append(f"  - {p}  ({origin})")
+        if missing:
+            hint = f"\nTo build without some modalities, pass allow_missing={[k for k in OPTIONAL if k not in found]}" \
+                if all(k in found for k in ("image", "train_split", "test_split")) else ""
+            raise FileNotFoundError(f"mm_celeba_hq: {len(missing)} item(s) missing under {root}:\n" + "\n".join(missing) + hint)
+        return found
+
+    def _attribute_names(self) -> list[str]:
+        p = self._root() / LAYOUT["attributes"][0] if (self.config.data_dir or self.config.source) else None
+        if p is not None and p.is_file():
+            with open(p, "rb") as f:
+                f.readline()
+                return f.readline().decode().split()
+        return DEFAULT_ATTRIBUTES
+
+    def _splits(self, found: dict[str, Path]) -> dict[str, list[str]]:
+        train, test = load_name_list(found["train_split"]), load_name_list(found["test_split"])
+        if len(train) < len(test):
+            log.warning("mm_celeba_hq: train/filenames.pickle has %d names and test/ %d: this upload has them swapped; "
+                        "using the larger list as train", len(train), len(test))
+            train, test = test, train
+        return {"train": train, "test": test}
+
+    def read_records(self) -> Iterator[Record]:
+        found = self._check_layout()
+        names, attrs = parse_attributes(found["attributes"].read_bytes().decode()) if "attributes" in found else ([], {})
+        no_caption = 0
+        for split, stems in self._splits(found).items():
+            for stem in stems:
+                stem = Path(stem).stem
+                if not stem.isdigit():
+                    raise ValueError(f"mm_celeba_hq {split} list: {stem!r} is not an image index")
+                captions = []
+                if "captions" in found:
+                    cap = found["captions"] / f"{stem}.txt"
+                    if cap.is_file():
+                        captions = [c.strip() for c in cap.read_bytes().decode("utf-8", "replace").splitlines() if c.strip()]
+                    else:
+                        no_caption += 1
+                values = attrs.get(stem)
+                yield Record(
+                    id=stem,
+                    split=split,
+                    image_url=str(found["image"] / f"{stem}.jpg"),
+                    fields={**({n: (values[i] if values else None) for i, n in enumerate(names or self._attribute_names())}),
+                            "mask": None, "sketch": None},
+                    captions=captions,
+                )
+        if no_caption:
+            log.warning("mm_celeba_hq: %d images have no caption file; their captions are empty", no_caption)
+
+    def make_row(self, rec: Record, geometry: dict, image: bytes | None) -> dict:
+        row = super().make_row(rec, geometry, image)
+        root = self._root()
+        k = int(rec.id)
+        mask_dir = root / LAYOUT["mask"][0]
+        if mask_dir.is_dir():
+            m = merge_masks(mask_dir, k)
+            row["mask"] = {"bytes": m, "path": f"{rec.id}_mask.png"} if m else None
+        sk_dir = root / LAYOUT["sketch"][0]
+        for ext in ("png", "jpg"):
+            p = sk_dir / f"{rec.id}.{ext}"
+            if p.is_file():
+                row["sketch"] = {"bytes": p.read_bytes(), "path": p.name}
+                break
+        return row
+
+
+DEFAULT_ATTRIBUTES = (
+    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair Blond_Hair Blurry "
+    "Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup High_Cheekbones Male "
+    "Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks "
+    "Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace "
+    "Wearing_Necktie Young"
+).split()
