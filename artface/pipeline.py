@@ -71,8 +71,9 @@ def encode_image(img: Image.Image, fmt: str) -> bytes:
 
 
 class Pipeline:
-    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore) -> None:
+    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore, finish=None) -> None:
         self.opts, self.fetcher, self.store = opts, fetcher, store
+        self.finish = finish  # optional image -> image step after alignment (e.g. a dataset's blur)
         self.timings = _Timings()
         self._aligner: FaceAligner | None = None
         self._aligner_lock = threading.Lock()
@@ -122,6 +123,8 @@ class Pipeline:
             and not str(rec.image_url).startswith("file:") and Path(rec.image_url).is_file()
 
     def _fetch(self, rec: Record) -> tuple[Record, FetchResult | None]:
+        if rec.data is not None:
+            return rec, FetchResult(rec.image_url or rec.id, "ok", rec.data)
         if not rec.image_url:
             return rec, None
         t0 = time.perf_counter()
@@ -171,7 +174,8 @@ class Pipeline:
         except ValueError as exc:
             return Failure(rec.id, "align", "bad_points", str(exc), rec.image_url)
         t0 = self.timings.add("align", t0)
-        out = encode_image(aligned.image, self.opts.image_format)
+        final = self.finish(aligned.image) if self.finish else aligned.image
+        out = encode_image(final, self.opts.image_format)
         self.timings.add("encode", t0)
         return geometry, out
 

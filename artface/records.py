@@ -12,6 +12,7 @@ class Record:
     source_url: str | None = None  # the record's page / upstream reference
     points: list | None = None  # landmarks given by the dataset (4, 5 or 68 points, source pixels)
     bbox: list | None = None  # face box given by the dataset, source pixels
+    data: bytes | None = None  # the image bytes themselves, when the source embeds them (parquet, zip)
     md5: str | None = None  # expected md5 of the fetched bytes, when upstream publishes one
     fields: dict = field(default_factory=dict)  # dataset-specific columns
     captions: list[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ BUILDERS = {
     "metfaces": "artface.builders.metfaces.builder:MetFaces",
     "aahq": "artface.builders.aahq.builder:AAHQ",
     "mm_celeba_hq": "artface.builders.mm_celeba_hq.builder:MMCelebAHQ",
+    "wikiart_face": "artface.builders.wikiart_face.builder:WikiArtFace",
 }
 
 

@@ -163,8 +163,11 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def make_pipeline(self) -> Pipeline:
         c = self.config
         fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency, cache_dir=cache_root() / "fetch"))
-        self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()))
+        self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), finish=self.finish_image)
         return self.pipeline
+
+    #: optional dataset step applied to each aligned image (name its options in fingerprint_extra)
+    finish_image = None
 
     def make_row(self, rec: Record, geometry: dict, image: bytes | None) -> dict:
         row = {

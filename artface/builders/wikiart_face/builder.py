@@ -1,0 +1,189 @@
+"""WikiART Face (asahi417): 6,095 faces cropped from WikiArt portraits of 15 art movements.
+
+Sources, by what ``source=`` points at:
+* ``image_face.zip`` / ``image_face_blur.zip`` (the crawler's release): the movement is the
+  nearest parent folder named after a movement; the artist is the longest known artist slug
+  of that movement (``metadata/<movement>.txt``) that the file name starts with;
+* the author's Hub copy (``asahi417/wikiart-face`` parquet: image, title, url, artistName,
+  completitionYear, styles, genres, ...): a parquet file or a folder of them;
+* for ``rebuild``/``urls``: a CSV (``url,movement,artist[,title]``) of portrait URLs, or a folder
+  ``<movement>/<artist>/<image>``. ``rebuild`` runs our detector and the FFHQ recipe (256 px by
+  default), optionally blurring outside a centred circle as the original pipeline did.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import datasets
+import numpy as np
+import pyarrow.parquet as pq
+from PIL import Image, ImageFilter
+
+from ...fetch import Fetcher, FetchConfig, read_bytes, url_scheme
+from ...licenses import LicensePolicy
+from ...records import Record
+from .._base import ArtfaceBuilder, ArtfaceConfig, cache_root
+
+META = Path(__file__).parent / "metadata"
+MOVEMENTS = [line.split(",")[0] for line in (META / "stats.face.csv").read_text().splitlines()[1:] if line and not line.startswith("All")]
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def artists_of(movement: str) -> list[str]:
+    p = META / f"{movement}.txt"
+    return [a.strip() for a in p.read_text().splitlines() if a.strip()] if p.is_file() else []
+
+
+def movement_from_style(style: str | None) -> str | None:
+    slug = (style or "").strip().lower().replace(" ", "-").replace("(", "").replace(")", "")
+    return slug if slug in MOVEMENTS else None
+
+
+def caption(movement: str | None, artist: str | None) -> list[str]:
+    who = f" by {artist}" if artist else ""
+    what = f"a {movement.replace('-', ' ')} portrait" if movement else "a portrait"
+    return [f"{what}{who}"]
+
+
+def circle_blur(img: Image.Image, radius_at_256: float = 100.0, sigma_at_256: float = 4.0) -> Image.Image:
+    """Keep a centred circle sharp and Gaussian-blur the outside (the released blur variant)."""
+    w, h = img.size
+    scale = w / 256.0
+    blurred = img.filter(ImageFilter.GaussianBlur(sigma_at_256 * scale))
+    yy, xx = np.mgrid[:h, :w]
+    dist = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2)
+    inside = np.clip((radius_at_256 * scale - dist) / max(1.0, scale) + 0.5, 0, 1)[..., None]
+    out = np.asarray(img, float) * inside + np.asarray(blurred, float) * (1 - inside)
+    return Image.fromarray(np.uint8(np.clip(np.rint(out), 0, 255)), "RGB")
+
+
+@dataclass
+class WikiArtConfig(ArtfaceConfig):
+    blur: bool = False  # rebuild: blur outside the centred circle (radius 100 px at 256)
+
+
+class WikiArtFace(ArtfaceBuilder):
+    BUILDER_CONFIG_CLASS = WikiArtConfig
+    BUILDER_CONFIGS = [
+        WikiArtConfig(name="released", kind="original", description="The released face crops (zip or the author's Hub parquet)."),
+        WikiArtConfig(name="rebuild", kind="aligned", size=256, description="Our detector + FFHQ alignment over portrait URLs/folders."),
+        WikiArtConfig(name="urls", kind="urls", description="Portrait URLs with movement and artist; no pixels."),
+    ]
+    DEFAULT_CONFIG_NAME = "urls"
+    DATASET_NAME = "wikiart_face"
+    PRETTY_NAME = "WikiART Face"
+    HOMEPAGE = "https://github.com/asahi417/wikiart-crawler"
+    DESCRIPTION = "Faces from WikiArt portraits of 15 art movements, with movement, artist and WikiArt metadata."
+    FOLDER = Path(__file__).parent
+    FIELD_DOCS = {
+        "movement": "art movement (15 WikiArt styles)",
+        "artist": "artist name or WikiArt slug",
+        "title": "title of the painting (WikiArt), when known",
+        "year": "completion year (WikiArt), when known",
+        "styles": "WikiArt styles of the painting",
+        "genres": "WikiArt genres of the painting",
+        "wikiart_url": "the painting's WikiArt page or id, when known",
+    }
+    POLICY = LicensePolicy(
+        dataset="wikiart_face",
+        hub_license="other",
+        license_name="wikiart-terms-of-use",
+        license_link="https://www.wikiart.org/en/terms-of-use",
+        public_modes=("urls",),
+        reason="the faces are crops of WikiArt images, many of them still under the artists' copyright; WikiArt's terms allow no redistribution",
+        source="https://www.wikiart.org/en/terms-of-use and https://github.com/asahi417/wikiart-crawler",
+        attribution="WikiART Face by Asahi Ushio (wikiart-crawler); images from WikiArt.org, (c) their artists where applicable",
+    )
+
+    def extra_features(self) -> dict:
+        s = datasets.Value("string")
+        return {"movement": datasets.ClassLabel(names=MOVEMENTS), "artist": s, "title": s, "year": datasets.Value("int32"),
+                "styles": datasets.List(s), "genres": datasets.List(s), "wikiart_url": s}
+
+    def fingerprint_extra(self) -> str:
+        return f"blur={self.config.blur}"
+
+    def finish_image(self, img: Image.Image) -> Image.Image:
+        return circle_blur(img) if self.config.blur else img
+
+    # -- sources -----------------------------------------------------------------------------
+    def read_records(self) -> Iterator[Record]:
+        src = self.config.source
+        if not src:
+            raise FileNotFoundError("wikiart_face needs source=: image_face.zip / image_face_blur.zip, the Hub parquet "
+                                    "(asahi417/wikiart-face), a CSV of portrait URLs, or a folder <movement>/<artist>/<image>")
+        low = src.lower().split("?")[0]
+        if low.endswith(".zip"):
+            yield from self._from_zip(src)
+        elif low.endswith(".parquet") or (not url_scheme(src) and Path(src).is_dir() and any(Path(src).rglob("*.parquet"))):
+            yield from self._from_parquet(src)
+        elif low.endswith(".csv"):
+            yield from self._from_csv(src)
+        elif not url_scheme(src) and Path(src).is_dir():
+            yield from self._from_folder(Path(src))
+        else:
+            raise ValueError(f"wikiart_face: cannot tell what {src!r} is (want .zip, .parquet, .csv or a folder)")
+
+    def _record(self, rid: str, movement: str | None, artist: str | None, **kw) -> Record:
+        fields = {"movement": MOVEMENTS.index(movement) if movement else -1, "artist": artist, "title": kw.pop("title", None),
+                  "year": kw.pop("year", None), "styles": kw.pop("styles", []), "genres": kw.pop("genres", []),
+                  "wikiart_url": kw.pop("wikiart_url", None)}
+        return Record(id=rid, split="train", fields=fields, captions=caption(movement, artist), **kw)
+
+    def _from_zip(self, src: str) -> Iterator[Record]:
+        with Fetcher(FetchConfig(retries=2, max_bytes=8 * 2**30, cache_dir=cache_root() / "fetch")) as fetcher:
+            data = read_bytes(src, fetcher)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name in sorted(zf.namelist()):
+                path = PurePosixPath(name)
+                if name.endswith("/") or path.suffix.lower() not in IMAGE_EXT or path.name.startswith("."):
+                    continue
+                movement = next((p for p in reversed(path.parts[:-1]) if p in MOVEMENTS), None)
+                artists = sorted(artists_of(movement), key=len, reverse=True) if movement else []
+                artist = next((a for a in artists if path.stem.startswith(a)), None)
+                yield self._record(path.stem if movement is None else f"{movement}/{path.stem}", movement, artist,
+                                   image_url=f"{src}#{name}", data=zf.read(name))
+
+    def _from_parquet(self, src: str) -> Iterator[Record]:
+        files = [src] if src.lower().endswith(".parquet") else sorted(str(p) for p in Path(src).rglob("*.parquet"))
+        for f in files:
+            table = pq.read_table(f) if not url_scheme(f) else pq.read_table(io.BytesIO(read_bytes(f)))
+            for row in table.to_pylist():
+                styles = list(row.get("styles") or [])
+                movement = row.get("group") if row.get("group") in MOVEMENTS else next(
+                    (m for m in map(movement_from_style, styles) if m), None)
+                img = row.get("image") or {}
+                year = row.get("completitionYear")
+                yield self._record(str(row.get("id") or img.get("path")), movement, row.get("artistName"),
+                                   image_url=row.get("url"), data=img.get("bytes"), title=row.get("title"),
+                                   year=int(year) if year else None, styles=styles, genres=list(row.get("genres") or []),
+                                   wikiart_url=row.get("url"), source_url=row.get("artistUrl"))
+
+    def _from_csv(self, src: str) -> Iterator[Record]:
+        text = read_bytes(src).decode("utf-8-sig")
+        reader = csv.DictReader(io.StringIO(text))
+        missing = {"url", "movement"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{src}: the CSV needs columns url, movement (and optionally artist, title); missing {sorted(missing)}")
+        for n, row in enumerate(reader, start=2):
+            if row["movement"] not in MOVEMENTS:
+                raise ValueError(f"{src} line {n}: unknown movement {row['movement']!r}; known: {', '.join(MOVEMENTS)}")
+            rid = f"{row['movement']}/{PurePosixPath(row['url'].split('?')[0]).stem}-{n}"
+            yield self._record(rid, row["movement"], row.get("artist") or None, image_url=row["url"], source_url=row["url"],
+                               title=row.get("title") or None)
+
+    def _from_folder(self, root: Path) -> Iterator[Record]:
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() not in IMAGE_EXT:
+                continue
+            rel = p.relative_to(root).parts
+            movement = rel[0] if rel[0] in MOVEMENTS else None
+            if movement is None:
+                raise ValueError(f"{p}: folder layout is <movement>/<artist>/<image>; {rel[0]!r} is not one of {', '.join(MOVEMENTS)}")
+            artist = rel[1] if len(rel) > 2 else None
+            yield self._record("/".join([*rel[:-1], p.stem]), movement, artist, image_url=str(p), source_url=str(p))

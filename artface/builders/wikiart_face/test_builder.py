@@ -1,0 +1,113 @@
+"""WikiART Face: the released zip and the Hub parquet as sources, and a rebuild over portrait URLs
+served by a real local HTTP server (with the optional circle blur)."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from artface.builders import load_builder
+from artface.builders.wikiart_face.builder import MOVEMENTS, circle_blur
+from artface.testing.images import astronaut_face_crop, astronaut_scene, blank
+
+
+def release_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("image_face/realism/ilya-repin_portrait-of-a-man-1.png", astronaut_face_crop(1, fmt="PNG"))
+        zf.writestr("image_face/realism/ivan-kramskoy_unknown-woman.png", astronaut_face_crop(2, fmt="PNG"))
+        zf.writestr("image_face/rococo/francois-boucher_madame-2.png", astronaut_face_crop(3, fmt="PNG"))
+        zf.writestr("image_face/README.txt", "not an image")
+    return buf.getvalue()
+
+
+def test_movements_are_the_15_of_the_release():
+    assert len(MOVEMENTS) == 15 and MOVEMENTS[0] == "abstract-expressionism" and "realism" in MOVEMENTS
+
+
+def test_released_zip_over_http(http_server, tmp_path):
+    url = http_server.add("/releases/v0.0.0/image_face.zip", release_zip())
+    b = load_builder("wikiart_face", "released", source=url, cache_dir=str(tmp_path))
+    b.download_and_prepare()
+    ds = b.as_dataset(split="train")
+    rows = {r["id"]: r for r in ds}
+    assert set(rows) == {"realism/ilya-repin_portrait-of-a-man-1", "realism/ivan-kramskoy_unknown-woman", "rococo/francois-boucher_madame-2"}
+    r = rows["realism/ilya-repin_portrait-of-a-man-1"]
+    assert ds.features["movement"].int2str(r["movement"]) == "realism" and r["artist"] == "ilya-repin"
+    assert r["captions"] == ["a realism portrait by ilya-repin"] and r["image"].size == (256, 256)
+    assert http_server.hits("/releases/v0.0.0/image_face.zip") == 1
+    load_builder("wikiart_face", "released", source=url, cache_dir=str(tmp_path / "again")).records()
+    assert http_server.hits("/releases/v0.0.0/image_face.zip") == 1, "the zip comes from the fetch cache"
+
+
+def test_hub_parquet_layout_as_source(tmp_path):
+    rows = [
+        {"image": {"bytes": astronaut_face_crop(i, fmt="PNG"), "path": f"{i}.png"}, "id": f"57727{i}", "title": f"Portrait {i}",
+         "url": f"https://www.wikiart.org/en/a/p-{i}", "artistUrl": "/en/ilya-repin", "artistName": "Ilya Repin",
+         "completitionYear": 1880 + i, "styles": ["Realism"], "genres": ["portrait"], "group": None}
+        for i in range(3)
+    ]
+    table = pa.Table.from_pylist(rows)
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "test-00000-of-00001.parquet")
+    b = load_builder("wikiart_face", "released", source=str(tmp_path / "data"), cache_dir=str(tmp_path / "hf"))
+    b.download_and_prepare()
+    ds = b.as_dataset(split="train")
+    r = ds[1]
+    assert r["title"] == "Portrait 1" and r["year"] == 1881 and r["artist"] == "Ilya Repin"
+    assert ds.features["movement"].int2str(r["movement"]) == "realism" and r["captions"] == ["a realism portrait by Ilya Repin"]
+    assert np.array_equal(np.asarray(r["image"]), np.asarray(Image.open(io.BytesIO(rows[1]["image"]["bytes"]))))
+
+
+def serve_portraits(server) -> str:
+    lines = ["url,movement,artist,title"]
+    for i, (movement, artist) in enumerate([("realism", "ilya-repin"), ("baroque", "rembrandt"), ("symbolism", "odilon-redon")]):
+        url = server.add(f"/wikiart/images/{artist}/{i}.jpg", astronaut_scene(1.0 + 0.25 * i, (40 * i, 30), (700, 700), "JPEG"))
+        lines.append(f"{url},{movement},{artist},Portrait {i}")
+    lines.append(f"{server.url}/wikiart/images/gone.jpg,realism,ilya-repin,Lost")
+    lines.append(f"{server.add('/wikiart/images/landscape.jpg', blank(400))},realism,ilya-repin,A field")
+    return server.add("/lists/portraits.csv", ("\n".join(lines) + "\n").encode())
+
+
+def test_rebuild_with_and_without_blur(http_server, tmp_path):
+    src = serve_portraits(http_server)
+    plain = load_builder("wikiart_face", "rebuild", source=src, cache_dir=str(tmp_path / "a"), fetch_retries=0)
+    plain.download_and_prepare()
+    rep = plain.report()
+    assert rep["written"] == 3 and rep["failed_by_reason"] == {"http_404": 1, "no_face": 1}
+    blurred = load_builder("wikiart_face", "rebuild", source=src, blur=True, cache_dir=str(tmp_path / "b"), fetch_retries=0)
+    blurred.download_and_prepare()
+    a, b = plain.as_dataset(split="train")[0], blurred.as_dataset(split="train")[0]
+    pa_, pb = np.asarray(a["image"], float), np.asarray(b["image"], float)
+    assert pa_.shape == (256, 256, 3)
+    assert np.abs(pa_[108:148, 108:148] - pb[108:148, 108:148]).max() == 0, "the centre circle stays sharp"
+    assert np.abs(pa_[:20, :20] - pb[:20, :20]).mean() > 0.5, "the corners are blurred"
+    assert a["captions"] == ["a realism portrait by ilya-repin"] and a["kps5"] is not None
+    streamed = list(load_builder("wikiart_face", "rebuild", source=src, blur=True, cache_dir=str(tmp_path / "c"),
+                                 fetch_retries=0).as_streaming_dataset(split="train"))
+    assert [r["id"] for r in streamed] == [r["id"] for r in blurred.as_dataset(split="train")]
+    assert np.array_equal(np.asarray(streamed[0]["image"]), pb.astype(np.uint8))
+
+
+def test_urls_config_and_bad_lists(http_server, tmp_path):
+    src = serve_portraits(http_server)
+    rows = list(load_builder("wikiart_face", "urls", source=src, cache_dir=str(tmp_path)).as_streaming_dataset(split="train"))
+    assert len(rows) == 5 and rows[0]["title"] == "Portrait 0"
+    bad = http_server.add("/lists/bad.csv", b"url,movement\nhttp://x/y.jpg,cubism\n")
+    with pytest.raises(ValueError, match="line 2: unknown movement 'cubism'"):
+        load_builder("wikiart_face", "urls", source=bad, cache_dir=str(tmp_path / "b")).records()
+    with pytest.raises(ValueError, match="cannot tell what"):
+        load_builder("wikiart_face", "urls", source="http://x/list.txt", cache_dir=str(tmp_path / "c")).records()
+
+
+def test_circle_blur_geometry():
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
+    out = np.asarray(circle_blur(img), float)
+    src = np.asarray(img, float)
+    assert np.array_equal(out[128, 40:216], src[128, 40:216])  # within radius 100 of the centre
+    assert np.abs(out[0:10, 0:10] - src[0:10, 0:10]).mean() > 20
