@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -21,10 +22,8 @@ def safe_name(name: str, max_len: int = 200) -> str:
 
 def safe_join(base: str | Path, relative: str) -> Path:
     """``base / relative`` for a metadata-provided relative path; ValueError if it would leave ``base``."""
-    from pathlib import Path as _Path
-
-    root = _Path(base).resolve()
+    root = Path(base).resolve()
     target = (root / relative).resolve()
-    if _Path(relative).is_absolute() or (target != root and root not in target.parents):
+    if Path(relative).is_absolute() or (target != root and root not in target.parents):
         raise ValueError(f"path {relative!r} from the metadata leaves {root}")
     return target

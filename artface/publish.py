@@ -12,7 +12,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ import datasets
 import numpy as np
 from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
 from datasets.utils.py_utils import convert_file_size_to_int
+
+from artface_align.models import sha256_file
 
 from . import __version__
 from .builders import builder_class, load_builder
@@ -173,14 +174,6 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     return hub_config, entries[hub_config]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _git_blob_sha1(path: Path) -> str:
     data = path.read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
@@ -194,7 +187,7 @@ def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
     changed = bool(old_cfg - new)
     for rel in sorted(new):
         target = dest / rel
-        if target.is_file() and _sha256(target) == _sha256(staged / rel):
+        if target.is_file() and sha256_file(target) == sha256_file(staged / rel):
             continue
         changed = True
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +213,7 @@ def _push_hub(staged: Path, repo_id: str, data_dir: str, private: bool, gated: b
     for rel, path in sorted(local.items()):
         r = remote.get(rel)
         if r is not None:
-            same = (r.lfs.sha256 == _sha256(path)) if r.lfs else (r.blob_id == _git_blob_sha1(path))
+            same = (r.lfs.sha256 == sha256_file(path)) if r.lfs else (r.blob_id == _git_blob_sha1(path))
             if same:
                 continue
         ops.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(path)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artface_align import Face, detect_faces, load_image
+from artface_align import Face, detect_faces
 
 
 def _check_face_geometry(face: Face) -> None:

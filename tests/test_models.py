@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from artface_align import ChecksumMismatchError, ModelNotFoundError, RetinaFaceDetector, resolve

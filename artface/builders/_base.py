@@ -13,11 +13,11 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import datasets
 
-from ..fetch import FetchConfig, Fetcher
+from ..fetch import FetchConfig, Fetcher, join_url, url_scheme
 from ..licenses import LicensePolicy
 from ..pipeline import Pipeline, PixelOptions, given_geometry
 from ..records import Record
@@ -81,6 +81,23 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         super().__init__(*args, **kwargs)
         self._records: list[Record] | None = None
         self.pipeline: Pipeline | None = None
+
+    SOURCE_HINT: str = ""  # what source= should point at, and where to get it
+
+    def source_text(self, filename: str) -> tuple[str, str]:
+        """The metadata file ``filename`` (text) and its folder, from ``source=`` naming the file or a
+        folder/URL holding it; clear errors when there is no source or it cannot be read."""
+        src = self.config.source
+        if not src:
+            raise FileNotFoundError(f"{self.DATASET_NAME} needs source=: {self.SOURCE_HINT}")
+        if PurePosixPath(src.split("?")[0]).suffix == PurePosixPath(filename).suffix:
+            path, base = src, (src.rsplit("/", 1)[0] if url_scheme(src) else str(Path(src).parent))
+        else:
+            path, base = join_url(src, filename), src
+        try:
+            return read_text(path), base
+        except OSError as exc:
+            raise FileNotFoundError(f"{self.DATASET_NAME}: cannot read {path} ({exc})") from exc
 
     # -- what a dataset folder provides ---------------------------------------------------------
     def extra_features(self) -> dict:

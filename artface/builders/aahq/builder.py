@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 
 import datasets
 
-from ...fetch import Fetcher, FetchConfig, join_url
 from ...licenses import LicensePolicy
 from ...records import Record
 from ...schema import point_list
-from .._base import ArtfaceBuilder, ArtfaceConfig, read_text
+from .._base import ArtfaceBuilder, ArtfaceConfig
 
 POINTS = ("eye_left", "eye_right", "mouth_left", "mouth_right")
 
@@ -54,6 +53,7 @@ class AAHQ(ArtfaceBuilder):
     HOMEPAGE = "https://github.com/onion-liu/aahq-dataset"
     DESCRIPTION = "High-quality artistic portraits collected from Artstation for BlendGAN (URLs and landmarks)."
     RECIPE = "aahq"
+    SOURCE_HINT = "AAHQ-dataset.json or a folder/URL holding it (https://github.com/onion-liu/aahq-dataset)"
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "aligned_name": "upstream key: the file name of the aligned image",
@@ -75,16 +75,7 @@ class AAHQ(ArtfaceBuilder):
         return {"aligned_name": s, "raw_name": s, "landmarks4": point_list(4)}
 
     def read_records(self) -> Iterator[Record]:
-        src = self.config.source
-        if not src:
-            raise FileNotFoundError("aahq needs source=: AAHQ-dataset.json or a folder/URL holding it "
-                                    "(https://github.com/onion-liu/aahq-dataset)")
-        path = src if src.endswith(".json") else join_url(src, "AAHQ-dataset.json")
-        with Fetcher(FetchConfig(retries=2)) as fetcher:
-            try:
-                items = parse_aahq(read_text(path, fetcher))
-            except OSError as exc:
-                raise FileNotFoundError(f"aahq: cannot read {path} ({exc})") from exc
+        items = parse_aahq(self.source_text("AAHQ-dataset.json")[0])
         for key, item in items:
             lm = item["landmarks"]
             points = [[float(v) for v in lm[p]] for p in POINTS]

@@ -15,11 +15,11 @@ from pathlib import Path, PurePosixPath
 
 import datasets
 
-from ...fetch import Fetcher, FetchConfig, join_url, url_scheme
+from ...fetch import url_scheme
 from ...licenses import LicensePolicy
 from ...paths import safe_join, safe_name
 from ...records import Record
-from .._base import ArtfaceBuilder, ArtfaceConfig, read_text
+from .._base import ArtfaceBuilder, ArtfaceConfig
 
 log = logging.getLogger(__name__)
 REQUIRED = ("obj_id", "source_url", "image_path", "face_spec")
@@ -55,6 +55,8 @@ class MetFaces(ArtfaceBuilder):
     HOMEPAGE = "https://github.com/NVlabs/metfaces-dataset"
     DESCRIPTION = "Faces extracted from works of art in The Metropolitan Museum of Art's Open Access collection (NVIDIA)."
     RECIPE = "metfaces"
+    SOURCE_HINT = ("a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the raw images; get "
+                   "metfaces.json from https://github.com/NVlabs/metfaces-dataset (Google Drive folder)")
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "obj_id": "The Met's object id",
@@ -78,25 +80,9 @@ class MetFaces(ArtfaceBuilder):
         s = datasets.Value("string")
         return {"obj_id": s, "title": s, "artist": s, "meta_url": s, "face_idx": datasets.Value("int32")}
 
-    def _json_location(self) -> tuple[str, str]:
-        src = self.config.source
-        if not src:
-            raise FileNotFoundError(
-                "metfaces needs source=: a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the "
-                "raw images; get metfaces.json from https://github.com/NVlabs/metfaces-dataset (Google Drive folder)."
-            )
-        if src.endswith(".json"):
-            base = src.rsplit("/", 1)[0] if url_scheme(src) else str(Path(src).parent)
-            return src, base
-        return join_url(src, "metfaces.json"), src
-
     def read_records(self) -> Iterator[Record]:
-        path, base = self._json_location()
-        with Fetcher(FetchConfig(retries=2)) as fetcher:
-            try:
-                items = parse_metfaces(read_text(path, fetcher))
-            except OSError as exc:
-                raise FileNotFoundError(f"metfaces: cannot read {path} ({exc})") from exc
+        text, base = self.source_text("metfaces.json")
+        items = parse_metfaces(text)
         local_base = base if not url_scheme(base) else None
         for item in items:
             spec = item["face_spec"]

@@ -1,7 +1,6 @@
 """Multi-Modal-CelebA-HQ from a temporary directory in the upstream layout (made here)."""
 from __future__ import annotations
 
-import io
 import os
 import pickle
 from pathlib import Path
