@@ -20,4 +20,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_align.py
+	cd benchmarks && ../$(BIN)/python bench_align.py && ../$(BIN)/python bench_build.py && ../$(BIN)/python bench_publish.py

@@ -84,6 +84,30 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """What is installed, which execution providers onnxruntime offers, and where each model resolves."""
+    import importlib.metadata as md
+
+    import onnxruntime
+
+    from artface_align.errors import ArtfaceAlignError
+    from artface_align.models import REGISTRY, resolve
+
+    for pkg in ("artface", "datasets", "huggingface_hub", "onnxruntime", "onnxruntime-gpu", "insightface", "dlib-bin", "pillow"):
+        try:
+            print(f"{pkg:16s} {md.version(pkg)}")
+        except md.PackageNotFoundError:
+            print(f"{pkg:16s} not installed")
+    print(f"onnxruntime providers: {', '.join(onnxruntime.get_available_providers())}")
+    for name in REGISTRY:
+        try:
+            r = resolve(name)
+            print(f"model {name:20s} OK   {r.origin} (sha256 {r.sha256[:12]}...)")
+        except ArtfaceAlignError as exc:
+            print(f"model {name:20s} --   {str(exc).split('. Looked in')[0]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="artface", description="Art-face datasets for the Hugging Face ecosystem.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -114,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--source", default=None)
     pb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     pb.set_defaults(func=_cmd_publish)
+
+    doc = sub.add_parser("doctor", help="installed packages, onnxruntime providers, where each model resolves")
+    doc.set_defaults(func=_cmd_doctor)
 
     v = sub.add_parser("validate", help="check a published folder or repo as the Hub would read it")
     v.add_argument("dest")
