@@ -31,9 +31,7 @@ class FaceAligner:
     ) -> None:
         kw = dict(threads=threads, providers=providers, **(detector_kwargs or {}))
         self.detector = make_detector(detector, **kw) if isinstance(detector, str) else detector
-        self.landmarker = make_landmarker(landmarks, threads=threads, providers=providers) if isinstance(landmarks, str) and landmarks != "dlib68" else (
-            make_landmarker(landmarks) if isinstance(landmarks, str) else landmarks
-        )
+        self.landmarker = make_landmarker(landmarks, threads=threads, providers=providers) if isinstance(landmarks, str) else landmarks
         self.size, self.recipe, self.mode = size, recipe, mode
 
     def detect(self, image: ImageInput) -> list[Face]:

@@ -82,6 +82,7 @@ class DlibLandmarker:
 
 
 def make_landmarker(name: str, **kwargs) -> Landmarker:
+    """Landmark model by name: "dlib68", or an insightface one ("1k3d68", "2d106det")."""
     if name == "dlib68":
-        return DlibLandmarker()
+        return DlibLandmarker()  # dlib runs on the CPU: session options do not apply
     return InsightFaceLandmarker(name, **kwargs)
