@@ -232,3 +232,22 @@ def test_bad_version_and_bad_labels(tmp_path):
     (bad / "labels.csv").write_text("image,gender,status,set\n00000001.jpg,1,0,holdout\n")
     with pytest.raises(ValueError, match="line 2: unknown set 'holdout'"):
         load_builder("kaokore", "urls", source=str(bad), cache_dir=str(tmp_path / "c")).records()
+
+
+def test_num_proc_build_counts_failures_from_every_process(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404", "00000020": "corrupt"})
+    b = load_builder("kaokore", "aligned", source=src, size=64, shard_size=8, cache_dir=str(tmp_path), **FAST)
+    b.download_and_prepare(num_proc=2)
+    rep = b.report()
+    assert rep["failed_by_reason"] == {"http_404": 1, "corrupt_image": 1} and rep["written"] == 36
+    ids = [r["id"] for d in b.as_dataset().values() for r in d]
+    assert len(ids) == len(set(ids)) == 36
+
+
+def test_artface_load_dataset_convenience(tmp_path):
+    import artface
+
+    ds = artface.load_dataset("kaokore", "urls", source=str(FIXTURES), split="train", cache_dir=str(tmp_path))
+    assert len(ds) == 32 and ds.features["status"].names[1] == "warrior"
+    stream = artface.load_dataset("kaokore", "urls", source=str(FIXTURES), split="test", streaming=True, cache_dir=str(tmp_path))
+    assert len(list(stream)) == 4
