@@ -179,23 +179,39 @@ def _git_blob_sha1(path: Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
 
 
+def _same_tree(a: Path, b: Path) -> bool:
+    files = lambda root: {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}  # noqa: E731
+    fa, fb = files(a), files(b) if b.is_dir() else {}
+    return fa.keys() == fb.keys() and all(sha256_file(fa[k]) == sha256_file(fb[k]) for k in fa)
+
+
 def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
-    """Replace ``data_dir`` and the top-level files in ``dest``; returns whether anything changed."""
+    """Sync the staged repo into ``dest``; returns whether anything changed.
+
+    The config's shard folder is swapped in whole (two renames), so a crash never leaves old and
+    new shards side by side; README.md goes last."""
     dest.mkdir(parents=True, exist_ok=True)
-    new = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
-    old_cfg = {p.relative_to(dest).as_posix() for p in (dest / data_dir).rglob("*") if p.is_file()} if (dest / data_dir).is_dir() else set()
-    changed = bool(old_cfg - new)
-    for rel in sorted(new):
-        target = dest / rel
-        if target.is_file() and sha256_file(target) == sha256_file(staged / rel):
+    changed = False
+    if not _same_tree(staged / data_dir, dest / data_dir):
+        new, old = dest / f".{data_dir}.new", dest / f".{data_dir}.old"
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.copytree(staged / data_dir, new)
+        if (dest / data_dir).exists():
+            (dest / data_dir).rename(old)
+        new.rename(dest / data_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        changed = True
+    others = sorted(p for p in staged.rglob("*") if p.is_file() and p.relative_to(staged).parts[0] != data_dir)
+    for path in sorted(others, key=lambda p: p.name == "README.md"):
+        target = dest / path.relative_to(staged)
+        if target.is_file() and sha256_file(target) == sha256_file(path):
             continue
         changed = True
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(staged / rel, tmp)
+        shutil.copyfile(path, tmp)
         tmp.replace(target)
-    for rel in old_cfg - new:  # shards of an earlier publish of this config
-        (dest / rel).unlink()
     return changed
 
 

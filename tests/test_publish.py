@@ -218,3 +218,16 @@ def test_hub_refuses_public_processed_kaokore(hub, tmp_path):
                    "--to", "hf://datasets/artface/kaokore"], env)
     assert res.returncode == 2 and "refused" in res.stderr and "Allowed: public urls" in res.stderr
     assert "artface/kaokore" not in server.repos
+
+
+def test_republish_with_other_sharding_leaves_no_stale_shards(tmp_path):
+    dest = tmp_path / "k"
+    kw = dict(to=str(dest), source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
+    publish("kaokore", "urls", "urls", max_shard_size="5KB", **kw)
+    n = len(list((dest / "data").glob("train-*")))
+    assert n > 1 and n % 8 == 0  # small shards, in a count that divides by 8
+    publish("kaokore", "urls", "urls", **kw)
+    assert [p.name for p in (dest / "data").glob("train-*")] == ["train-00000-of-00001.parquet"]
+    assert not list(dest.glob(".data.*")) and validate(str(dest)) == []
+    got = read_with_plain_datasets(str(dest), "train", cwd=tmp_path)
+    assert len(got["rows"]) == 32
