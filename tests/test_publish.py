@@ -188,6 +188,8 @@ def test_hub_push_load_republish_interrupt(hub, http_server, tmp_path):
     got = read_with_plain_datasets("artface/metfaces", "train", env=env | {"HF_DATASETS_CACHE": str(tmp_path / "dc")}, cwd=tmp_path)
     assert len(got["rows"]) == 4 and got["rows"][0]["image"][:2] == [64, 64]
     assert close(got["streaming"], got["rows"])
+    checked = run_cli(["validate", "hf://datasets/artface/metfaces"], env)
+    assert checked.returncode == 0 and "OK" in checked.stdout, checked.stdout + checked.stderr
     # the same content again: no new commit
     again = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "processed", "--set", "size=64", *common], env)
     assert again.returncode == 0 and "no change" in again.stdout and len(repo.commits) == 2
