@@ -53,8 +53,8 @@ def nice_shard_count(needed: int) -> int:
 def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, max_shard_size: int | str) -> tuple[list[str], int]:
     """Parquet shards with datasets' row-group sizing; returns their repo paths and total bytes."""
     nbytes = ds._estimate_nbytes()
-    batch = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
-    batch = min(batch, get_writer_batch_size_from_data_size(len(ds), nbytes)) if len(ds) else 1
+    by_size = get_writer_batch_size_from_data_size(len(ds), nbytes) if len(ds) else 1  # ~100 MB row groups
+    batch = min(get_writer_batch_size_from_features(ds.features) or by_size, by_size)
     n = min(max(1, len(ds)), nice_shard_count(int(nbytes / convert_file_size_to_int(max_shard_size)) + 1))
     paths = []
     for i in range(n):
