@@ -13,23 +13,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .licenses import HUB_LICENSE_IDS, LicensePolicy
-
-FIELD_DOCS = {
-    "id": "stable record id (upstream image name)",
-    "image": "the face image (processed shards only)",
-    "image_url": "where the pixels are (plain string: URL-only shards never embed images)",
-    "source_url": "upstream page or reference of the record",
-    "width": "source image width (pixels)",
-    "height": "source image height (pixels)",
-    "bbox": "face box [x0, y0, x1, y1] in source pixels",
-    "det_score": "detector confidence",
-    "kps5": "5 key points (left eye, right eye, nose, mouth left, mouth right; viewer's left/right) in source pixels",
-    "landmarks68": "68 iBUG landmarks in source pixels (null when no 68-point model ran or upstream has none)",
-    "captions": "text descriptions built from labels and metadata",
-    "license": "license of the record",
-    "attribution": "attribution line to show with the record",
-}
-
+from .schema import FIELD_DOCS
 
 def size_category(n: int) -> str:
     for limit, name in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]:
@@ -97,9 +81,11 @@ def build_table(entries: dict[str, dict]) -> str:
         b = e["build"]
         how = f"artface {b['artface_version']}, {b['built_at']}"
         if b.get("detector"):
-            how += f"; detector `{b['detector']}` (sha256 `{b['detector_sha256']}`)"
+            how += f"; points: {b['detector']}" + (f" (model sha256 `{b['detector_sha256']}`)" if b.get("detector_sha256") else "")
         if b.get("recipe"):
-            how += f"; recipe `{b['recipe']}` at {b['size']} px, {b['align_mode']} mode"
+            how += f"; recipe `{b['recipe']}` at {b['size']} px, {b['warp']} warp"
+        if b.get("sample_of"):
+            how += f"; a sample of {b['sample_of']} records (max_records)"
         rows.append(f"| `{name}` | {e['mode']} | {sum(e['splits'].values())} | {b['failed']} | {how} |")
     return "\n".join(rows)
 

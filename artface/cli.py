@@ -8,7 +8,7 @@ import sys
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    res = run_demo(args.out, size=args.size, mode=args.mode)
+    res = run_demo(args.out, size=args.size, warp=args.warp)
     f = res["faces"][0]
     print(f"detector {res['detector']} (sha256 {res['detector_sha256'][:12]}...): {len(res['faces'])} face(s)")
     print(f"best face: score {f['det_score']:.3f}, box {[round(v, 1) for v in f['bbox']]}")
@@ -18,18 +18,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parse_options(pairs: list[str]) -> dict:
-    """``key=value`` pairs for config options; values parsed as JSON when they can be."""
-    import json
-
+    """``key=value`` pairs for config options; the config parses each value by its field's type."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"--set expects key=value, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[key.strip()] = value
     return out
 
 
@@ -114,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="detect + align the astronaut photo that scikit-image ships (offline)")
     d.add_argument("--out", default="artface-out/demo")
     d.add_argument("--size", type=int, default=1024)
-    d.add_argument("--mode", choices=["reference", "fast"], default="reference")
+    d.add_argument("--warp", choices=["fast", "reference"], default="fast", help="alignment warp (default: fast)")
     d.set_defaults(func=_cmd_demo)
 
     b = sub.add_parser("build", help="build a dataset config with its builder (resumable; failures reported)")

@@ -11,14 +11,14 @@ from artface_align import FaceAligner
 from artface_align.draw import draw_faces, draw_points
 
 
-def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, mode: str = "reference") -> dict:
+def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, warp: str = "fast") -> dict:
     """Detect and align the astronaut's face; write aligned.png, preview.png, face.json."""
     from skimage import data
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(data.astronaut())
-    aligner = FaceAligner(size=size, mode=mode)
+    aligner = FaceAligner(size=size, mode=warp)
     results = aligner(image, max_faces=None)
     if not results:
         raise RuntimeError("no face found in the astronaut photo: the detector model is broken")
@@ -39,7 +39,7 @@ def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, mode: s
         "detector_sha256": aligner.detector.model_sha256,
         "faces": [f.to_dict() for f, _ in results],
         "size": size,
-        "mode": mode,
+        "warp": warp,
         "transform": np.asarray(aligned.matrix).tolist(),
     }
     paths["face"].write_text(json.dumps(info, indent=2))

@@ -1,17 +1,19 @@
-"""Fetch stage: many URLs, concurrently, with timeouts, retries, a size limit and a cache.
+"""Fetch stage: many public http(s) URLs, concurrently, with timeouts, retries, limits and a cache.
 
-Each URL ends as a ``FetchResult`` with a status (``ok``, ``http_404``, ``timeout``,
-``truncated``, ``too_large``, ...): nothing raises out of ``fetch_many``, so one bad URL
-never stops a build. Successful bodies are cached by URL (sha256 of the URL), so a re-run
-downloads only what failed before. http(s) goes through a pooled httpx client; local paths
-and other fsspec URLs through fsspec.
+Each URL ends as a ``FetchResult`` whose status is ``ok`` or a reason of ``failures.REASONS``:
+nothing raises out of ``fetch``, so one bad URL never stops a build. Only http(s) is fetched
+(metadata can name nothing else), redirects stay on http(s), and by default no request (first
+or redirected) may go to a loopback, private or link-local address: set
+``ARTFACE_ALLOW_PRIVATE_HOSTS=1`` (or ``FetchConfig.allow_private_hosts``) for a mirror on your
+own network or the tests' 127.0.0.1 servers. Bodies are cached by URL; the pipeline evicts a
+cached body that does not decode, so an error page is never kept as an image.
 """
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 import os
 import random
-import threading
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,18 +23,21 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import fsspec
 import httpx2 as httpx
+
+from . import __version__
+from .diskcache import DiskCache
+from .failures import retryable
+from .locations import MAX_IMAGE_BYTES, public_url
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-USER_AGENT = "artface/0.1 (+https://huggingface.co/artface; dataset builder)"
+USER_AGENT = f"artface/{__version__} (+https://huggingface.co/artface; dataset builder)"
 
 
-class UnsupportedURLError(ValueError):
-    """A URL scheme the fetch stage refuses (only http(s), local paths and fsspec protocols)."""
+def private_hosts_allowed() -> bool:
+    return os.environ.get("ARTFACE_ALLOW_PRIVATE_HOSTS", "") not in ("", "0", "false", "no")
 
 
 @dataclass
@@ -53,27 +58,35 @@ class FetchResult:
 @dataclass
 class FetchConfig:
     timeout: float = 30.0  # seconds without progress (connect/read), and 4x that in total
-    retries: int = 3  # extra attempts on 429/5xx/timeouts/truncation
+    retries: int = 3  # extra attempts for retryable failures (429/5xx, timeouts, truncation)
     backoff: float = 0.5  # first wait, doubled each retry (with jitter), capped at 30 s
-    max_bytes: int = 64 * 1024 * 1024
+    max_bytes: int = MAX_IMAGE_BYTES
+    max_redirects: int = 10
     concurrency: int = 16
     cache_dir: Path | None = None
     headers: dict = field(default_factory=dict)
+    allow_private_hosts: bool | None = None  # None: from ARTFACE_ALLOW_PRIVATE_HOSTS
 
 
-def url_scheme(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
-    return "" if len(scheme) == 1 else scheme  # "C:\\..." is a path
+class _Refused(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
-def check_url(url: str) -> str:
-    """Accept http(s), local paths and fsspec protocols; refuse the rest with a clear error."""
-    scheme = url_scheme(url)
-    if scheme in ("", "file", "http", "https"):
-        return scheme
-    if scheme in fsspec.available_protocols() and scheme not in ("data", "memory"):
-        return scheme
-    raise UnsupportedURLError(f"refusing URL {url!r}: only http(s), local paths and fsspec URLs are fetched")
+def _private_address(host: str) -> str | None:
+    """The loopback/private/link-local address ``host`` is or resolves to, else None."""
+    try:
+        addrs = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            addrs = [ipaddress.ip_address(ai[4][0].split("%")[0]) for ai in socket.getaddrinfo(host, None)]
+        except (OSError, UnicodeError, ValueError):
+            return None  # unresolvable: the request itself will say so
+    for a in addrs:
+        if a.is_loopback or a.is_private or a.is_link_local or a.is_multicast or a.is_unspecified or a.is_reserved:
+            return str(a)
+    return None
 
 
 class Fetcher:
@@ -81,14 +94,28 @@ class Fetcher:
 
     def __init__(self, config: FetchConfig | None = None) -> None:
         self.config = config or FetchConfig()
-        self._local = threading.local()
+        allow = self.config.allow_private_hosts
+        self.allow_private = private_hosts_allowed() if allow is None else allow
+        self.cache = DiskCache(self.config.cache_dir) if self.config.cache_dir is not None else None
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.config.timeout),
             limits=limits,
             follow_redirects=True,
+            max_redirects=self.config.max_redirects,
             headers={"User-Agent": USER_AGENT, **self.config.headers},
+            event_hooks={"request": [self._check_request]},
         )
+
+    def _check_request(self, request: httpx.Request) -> None:
+        """Every request, first or redirected: http(s) only, and no private address unless allowed."""
+        if request.url.scheme not in ("http", "https"):
+            raise _Refused("redirect_refused", f"redirect to a {request.url.scheme}: URL")
+        if not self.allow_private:
+            addr = _private_address(request.url.host)
+            if addr is not None:
+                raise _Refused("redirect_refused", f"{request.url.host} is a loopback/private address ({addr}); "
+                                                   "set ARTFACE_ALLOW_PRIVATE_HOSTS=1 to allow it")
 
     def close(self) -> None:
         self.client.close()
@@ -99,49 +126,23 @@ class Fetcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- cache -------------------------------------------------------------------------------
-    def _cache_path(self, url: str) -> Path | None:
-        if self.config.cache_dir is None:
-            return None
-        h = hashlib.sha256(url.encode()).hexdigest()
-        return Path(self.config.cache_dir) / h[:2] / h
-
-    def _cache_put(self, path: Path | None, data: bytes) -> None:
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    def evict(self, url: str) -> None:
+        """Forget a cached body (it did not decode: an error page, not the image)."""
+        if self.cache is not None:
+            self.cache.delete(url)
 
     # -- one URL -----------------------------------------------------------------------------
     def fetch(self, url: str) -> FetchResult:
-        try:
-            scheme = check_url(url)
-        except UnsupportedURLError as exc:
-            return FetchResult(url, "unsupported_url", detail=str(exc))
-        cpath = self._cache_path(url) if scheme in ("http", "https") else None
-        if cpath is not None and cpath.is_file():
-            return FetchResult(url, "ok", cpath.read_bytes(), 200, 0, from_cache=True)
-        if scheme in ("http", "https"):
-            res = self._fetch_http(url)
-        else:
-            res = self._fetch_fs(url)
-        if res.ok:
-            self._cache_put(cpath, res.data)  # type: ignore[arg-type]
+        if public_url(url) is None:
+            return FetchResult(str(url), "unsupported_url", detail=f"refusing {str(url)[:200]!r}: only public http(s) URLs are fetched")
+        if self.cache is not None:
+            data = self.cache.get(url)
+            if data is not None:
+                return FetchResult(url, "ok", data, 200, 0, from_cache=True)
+        res = self._fetch_http(url)
+        if res.ok and self.cache is not None:
+            self.cache.put(url, res.data)  # type: ignore[arg-type]
         return res
-
-    def _fetch_fs(self, url: str) -> FetchResult:
-        try:
-            with fsspec.open(url, "rb") as f:
-                data = f.read(self.config.max_bytes + 1)
-        except FileNotFoundError:
-            return FetchResult(url, "not_found", attempts=1, detail="no such file")
-        except OSError as exc:
-            return FetchResult(url, "io_error", attempts=1, detail=str(exc))
-        if len(data) > self.config.max_bytes:
-            return FetchResult(url, "too_large", attempts=1, detail=f"over {self.config.max_bytes} bytes")
-        return FetchResult(url, "ok", data, attempts=1)
 
     def _fetch_http(self, url: str) -> FetchResult:
         cfg = self.config
@@ -149,7 +150,7 @@ class Fetcher:
         for attempt in range(cfg.retries + 1):
             res = self._http_once(url)
             res.attempts = attempt + 1
-            if res.ok or not _retryable(res):
+            if res.ok or not retryable(res.status):
                 return res
             if attempt < cfg.retries:
                 wait = min(30.0, cfg.backoff * 2**attempt) * (0.5 + random.random())
@@ -164,10 +165,8 @@ class Fetcher:
         try:
             with self.client.stream("GET", url) as r:
                 if r.status_code != 200:
-                    detail = ""
                     ra = r.headers.get("retry-after", "")
-                    if r.status_code == 429 and ra.isdigit():
-                        detail = f"retry-after={ra}"
+                    detail = f"retry-after={ra}" if r.status_code == 429 and ra.isdigit() else f"HTTP {r.status_code}"
                     return FetchResult(url, f"http_{r.status_code}", http_status=r.status_code, detail=detail)
                 length = r.headers.get("content-length")
                 if length and length.isdigit() and int(length) > cfg.max_bytes:
@@ -181,28 +180,33 @@ class Fetcher:
                         return FetchResult(url, "timeout", http_status=200, detail=f"body slower than {4 * cfg.timeout:.0f} s in total")
                     chunks.append(chunk)
                 data = b"".join(chunks)
-                if length and length.isdigit() and len(data) != int(length):
+                encoded = r.headers.get("content-encoding", "identity").lower() not in ("", "identity")
+                if length and length.isdigit() and not encoded and len(data) != int(length):
                     return FetchResult(url, "truncated", http_status=200, detail=f"got {len(data)} of {length} bytes")
                 return FetchResult(url, "ok", data, 200)
+        except _Refused as exc:
+            return FetchResult(url, exc.reason, detail=exc.detail)
+        except httpx.TooManyRedirects:
+            return FetchResult(url, "redirect_loop", detail=f"more than {cfg.max_redirects} redirects")
+        except httpx.DecodingError as exc:
+            return FetchResult(url, "decoding_error", detail=f"broken Content-Encoding ({exc})")
         except httpx.TimeoutException as exc:
             return FetchResult(url, "timeout", detail=f"no response within {cfg.timeout:.0f} s ({type(exc).__name__})")
         except httpx.RemoteProtocolError as exc:
             return FetchResult(url, "truncated", detail=f"connection closed early ({exc})")
+        except httpx.UnsupportedProtocol as exc:
+            return FetchResult(url, "redirect_refused", detail=str(exc))
         except httpx.TransportError as exc:
             return FetchResult(url, "connection_error", detail=f"{type(exc).__name__}: {exc}")
-        except httpx.InvalidURL as exc:
-            return FetchResult(url, "unsupported_url", detail=str(exc))
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+            return FetchResult(url, "invalid_url", detail=f"{type(exc).__name__}: {exc}")
+        except httpx.HTTPError as exc:
+            return FetchResult(url, "connection_error", detail=f"{type(exc).__name__}: {exc}")
 
     # -- many URLs ---------------------------------------------------------------------------
     def fetch_many(self, urls: Iterable[str]) -> Iterator[FetchResult]:
         """Fetch concurrently; results come back in input order."""
         yield from ordered_map(self.fetch, urls, workers=self.config.concurrency)
-
-
-def _retryable(res: FetchResult) -> bool:
-    if res.http_status is not None and res.http_status != 200:
-        return res.http_status in RETRY_STATUS
-    return res.status in ("timeout", "truncated", "connection_error")
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: int | None = None) -> Iterator[R]:
@@ -216,24 +220,3 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: 
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def read_bytes(url_or_path: str, fetcher: Fetcher | None = None) -> bytes:
-    """Read one metadata file (local, http(s) or fsspec) in binary, raising on failure."""
-    own = fetcher is None
-    fetcher = fetcher or Fetcher(FetchConfig(retries=2))
-    try:
-        res = fetcher.fetch(str(url_or_path))
-    finally:
-        if own:
-            fetcher.close()
-    if not res.ok:
-        raise OSError(f"could not read {url_or_path}: {res.status} {res.detail}".strip())
-    return res.data  # type: ignore[return-value]
-
-
-def join_url(base: str, *parts: str) -> str:
-    """Join a directory URL or path with relative parts."""
-    if url_scheme(base) in ("", "file") and not base.startswith("file:"):
-        return str(Path(base, *parts))
-    return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])

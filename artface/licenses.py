@@ -1,20 +1,14 @@
 """License policy: which publishing modes each dataset allows, why, and where that comes from.
 
-Each dataset folder declares its ``POLICY``; ``policy_table()`` gathers them into the one
-table the publisher and the cards read. ``check_publish`` is the single place a publish is
+Each dataset folder declares its ``POLICY``; ``artface.builders.policy_table()`` gathers them
+into the one table the publisher and the cards read (this module imports no builder). ``check_publish`` is the single place a publish is
 allowed or refused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: License identifiers the Hub accepts in card metadata (subset we use + common ones).
-HUB_LICENSE_IDS = {
-    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "cc0-1.0", "cc-by-2.0",
-    "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0",
-    "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0",
-    "cc-by-nc-sa-4.0", "odc-by", "odbl", "pddl", "gpl-3.0", "lgpl-3.0", "bsd-3-clause", "unknown", "other",
-}
+from .hub_facts import LICENSE_IDS as HUB_LICENSE_IDS
 
 
 @dataclass(frozen=True)
@@ -54,9 +48,3 @@ def check_publish(policy: LicensePolicy, mode: str, private: bool) -> None:
         f"{policy.dataset}: publishing {'privately ' if private else 'publicly '}in mode {mode!r} is refused. "
         f"Reason: {policy.reason} (source: {policy.source}). Allowed: {', '.join(allowed) or 'nothing: build it locally only'}."
     )
-
-
-def policy_table() -> dict[str, LicensePolicy]:
-    from .builders import BUILDERS, builder_class
-
-    return {name: builder_class(name).POLICY for name in BUILDERS}

@@ -1,9 +1,10 @@
-"""Pixel stages for one build: fetch -> verify -> decode -> detect -> align -> encode -> row.
+"""Pixel stages for one build: fetch -> verify -> decode -> detect -> align -> [dataset stages] -> encode.
 
-``Pipeline.rows(records)`` yields ``(record, row)`` in record order; rows of records that
-failed are not yielded but saved as failures in the WorkStore (and counted in the report).
-Finished rows come from the store, so re-runs only redo what failed. Stage timings are kept
-for the benchmark.
+Every per-record step is a named ``Stage``; a stage that cannot go on raises
+``RecordFailure(reason, detail)`` and the record ends as a ``Failure`` of that stage (any other
+exception too, as reason ``error``): one record never stops a build. ``Pipeline.rows(records)``
+yields ``(record, Outcome)`` in record order; outcomes (and failures) are saved in the WorkStore,
+so re-runs redo only what failed. Stage timings are kept for the benchmark.
 """
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -24,25 +24,59 @@ from artface_align import FaceAligner, ImageDecodeError, align, load_image
 from artface_align.detect import make_detector
 from artface_align.landmarks import make_landmarker
 
-from .fetch import Fetcher, FetchResult, ordered_map, url_scheme
+from .failures import Failure, RecordFailure, reason_info
+from .fetch import Fetcher, ordered_map
+from .locations import read_local
 from .records import Record
-from .store import Failure, WorkStore
+from .schema import empty_geometry, given_geometry
+from .store import Outcome, WorkStore
+
+IMAGE_FORMATS = ("png", "jpeg", "webp")
 
 
 @dataclass
 class PixelOptions:
+    """What the pipeline does to pixels (all of it is in the config's pixel fingerprint)."""
+
     kind: str  # "original" | "aligned"
     size: int = 1024
-    mode: str = "fast"
+    warp: str = "fast"
     recipe: str = "ffhq"
     detector: str = "retinaface_mnet025"
     landmarks: str | None = None
     image_format: str = "png"
-    workers: int = 2
 
-    def fingerprint(self, extra: str = "") -> str:
-        key = f"{self.kind}|{self.size}|{self.mode}|{self.recipe}|{self.detector}|{self.landmarks}|{self.image_format}|{extra}"
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+@dataclass
+class RunOptions:
+    """How fast: never part of any identity."""
+
+    workers: int = 2  # detect/align threads
+    threads: int | None = None  # ONNX intra-op threads per session (default: cores / workers)
+
+
+@dataclass
+class Work:
+    """One record in flight between stages."""
+
+    rec: Record
+    data: bytes | None = None
+    image: Image.Image | None = None
+    points: np.ndarray | None = None
+    geometry: dict = field(default_factory=empty_geometry)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    points_source: str | None = None
+    detector_sha256: str | None = None
+    reread: tuple[str, ...] = ()
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.geometry, self.blobs, self.points_source, self.detector_sha256, self.reread)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Work], None]
 
 
 class _Timings:
@@ -50,145 +84,173 @@ class _Timings:
         self.seconds: dict[str, float] = defaultdict(float)
         self._lock = threading.Lock()
 
-    def add(self, stage: str, t0: float) -> float:
-        t1 = time.perf_counter()
+    def add(self, stage: str, seconds: float) -> None:
         with self._lock:
-            self.seconds[stage] += t1 - t0
-        return t1
+            self.seconds[stage] += seconds
 
 
 def encode_image(img: Image.Image, fmt: str) -> bytes:
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
     buf = io.BytesIO()
     if fmt == "png":
         img.save(buf, "PNG", compress_level=3)
-    elif fmt in ("jpeg", "jpg"):
+    elif fmt == "jpeg":
         img.save(buf, "JPEG", quality=95)
-    elif fmt == "webp":
-        img.save(buf, "WEBP", quality=95)
     else:
-        raise ValueError(f"image_format must be png, jpeg or webp, got {fmt!r}")
+        img.save(buf, "WEBP", quality=95)
     return buf.getvalue()
 
 
 class Pipeline:
-    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore, finish=None) -> None:
+    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore, extra: Iterable[Stage] = (),
+                 run: RunOptions | None = None) -> None:
         self.opts, self.fetcher, self.store = opts, fetcher, store
-        self.finish = finish  # optional image -> image step after alignment (e.g. a dataset's blur)
+        self.run_opts = run or RunOptions()
         self.timings = _Timings()
         self._aligner: FaceAligner | None = None
         self._aligner_lock = threading.Lock()
+        core = [Stage("verify", self._verify), Stage("decode", self._decode)]
+        if opts.kind == "aligned":
+            core += [Stage("detect", self._detect), Stage("align", self._align)]
+        self.stages: list[Stage] = [*core, *extra, Stage("encode", self._encode)]
 
     @property
     def aligner(self) -> FaceAligner:
         """Created on first use, in the process that uses it (sessions are not picklable)."""
         with self._aligner_lock:
             if self._aligner is None:
-                threads = max(1, (os.cpu_count() or 1) // max(1, self.opts.workers))
-                det = make_detector(self.opts.detector, threads=threads)
-                lmk = make_landmarker(self.opts.landmarks) if self.opts.landmarks else None
-                self._aligner = FaceAligner(det, lmk, size=self.opts.size, recipe=self.opts.recipe, mode=self.opts.mode)
+                o, r = self.opts, self.run_opts
+                threads = r.threads or max(1, (os.cpu_count() or 1) // max(1, r.workers))
+                det = make_detector(o.detector, threads=threads)
+                lmk = make_landmarker(o.landmarks) if o.landmarks else None
+                self._aligner = FaceAligner(det, lmk, size=o.size, recipe=o.recipe, mode=o.warp)
             return self._aligner
 
-    # ---------------------------------------------------------------------------------------
-    def rows(self, records: Iterable[Record]) -> Iterator[tuple[Record, dict, bytes]]:
-        todo = []
+    # -- driving -----------------------------------------------------------------------------
+    def rows(self, records: Iterable[Record]) -> Iterator[tuple[Record, Outcome]]:
+        todo: list[Record] = []
         for rec in records:
-            cached = self.store.load_ok(rec.id)
-            if cached is not None and cached[1] is None and self._local_original(rec):
-                cached = (cached[0], Path(rec.image_url).read_bytes())  # type: ignore[arg-type]
-            if cached is not None and cached[1] is not None:
-                # flush work queued before this record so output order stays the record order
-                yield from self._run(todo)
+            done = self._load(rec)
+            if done is not None:
+                yield from self._run(todo)  # work queued before it first: output keeps record order
                 todo = []
-                yield rec, cached[0], cached[1]
+                yield rec, done
             else:
                 todo.append(rec)
         yield from self._run(todo)
 
-    def _run(self, records: list[Record]) -> Iterator[tuple[Record, dict, bytes]]:
+    def _load(self, rec: Record) -> Outcome | None:
+        out = self.store.load(rec)
+        if out is None or not out.reread:
+            return out
+        try:  # blobs not copied into the store (a local original): the key holds its size and mtime
+            out.blobs.update({name: read_local(rec.fetch) for name in out.reread})  # type: ignore[arg-type]
+        except RecordFailure:
+            return None
+        return out
+
+    def _run(self, records: list[Record]) -> Iterator[tuple[Record, Outcome]]:
         if not records:
             return
         fetched = ordered_map(self._fetch, records, workers=self.fetcher.config.concurrency)
-        for rec, out in ordered_map(self._process, fetched, workers=self.opts.workers, window=self.opts.workers * 2):
+        for rec, out in ordered_map(self._process, fetched, workers=self.run_opts.workers, window=self.run_opts.workers * 2):
             if isinstance(out, Failure):
-                self.store.save_failure(out)
+                self.store.save_failure(rec, out)
                 continue
-            row, image = out
-            # a local original is not copied into the store: re-runs read it from its place
-            self.store.save_ok(rec.id, row, None if self._local_original(rec) else image)
-            yield rec, row, image
+            self.store.save(rec, out)
+            yield rec, out
 
-    def _local_original(self, rec: Record) -> bool:
-        return self.opts.kind == "original" and bool(rec.image_url) and url_scheme(rec.image_url) in ("", "file") \
-            and not str(rec.image_url).startswith("file:") and Path(rec.image_url).is_file()
-
-    def _fetch(self, rec: Record) -> tuple[Record, FetchResult | None]:
-        if rec.data is not None:
-            return rec, FetchResult(rec.image_url or rec.id, "ok", rec.data)
-        if not rec.image_url:
-            return rec, None
+    def _fetch(self, rec: Record) -> tuple[Work, Failure | None]:
+        work = Work(rec)
         t0 = time.perf_counter()
-        res = self.fetcher.fetch(rec.image_url)
-        self.timings.add("fetch", t0)
-        return rec, res
-
-    def _process(self, item: tuple[Record, FetchResult | None]) -> tuple[Record, tuple[dict, bytes] | Failure]:
-        rec, res = item
         try:
-            return rec, self._process_one(rec, res)
+            loc = rec.fetch
+            if loc is None:
+                raise RecordFailure("no_image", "the record names no image")
+            if loc.kind == "url":
+                res = self.fetcher.fetch(loc.target)
+                if not res.ok:
+                    raise RecordFailure(res.status, f"{res.detail} after {res.attempts} attempt(s)".strip())
+                work.data = res.data
+            else:
+                work.data = read_local(loc)
+        except RecordFailure as exc:
+            return work, self._failure(rec, "fetch", exc.reason, exc.detail)
         except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the build
-            return rec, Failure(rec.id, "process", "error", f"{type(exc).__name__}: {exc}", rec.image_url)
+            return work, self._failure(rec, "fetch", "error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.timings.add("fetch", time.perf_counter() - t0)
+        return work, None
 
-    def _process_one(self, rec: Record, res: FetchResult | None) -> tuple[dict, bytes] | Failure:
-        if res is None:
-            return Failure(rec.id, "fetch", "no_image_url", "the record has no image URL or path")
-        if not res.ok:
-            detail = res.detail or (f"HTTP {res.http_status}" if res.http_status else "")
-            return Failure(rec.id, "fetch", res.status, f"{detail} after {res.attempts} attempt(s)".strip(), rec.image_url)
-        data = res.data or b""
-        if rec.md5 and hashlib.md5(data).hexdigest() != rec.md5:  # noqa: S324 - upstream checksum
-            return Failure(rec.id, "verify", "checksum_mismatch", f"md5 {hashlib.md5(data).hexdigest()} != {rec.md5}", rec.image_url)  # noqa: S324
-        t0 = time.perf_counter()
+    def _process(self, item: tuple[Work, Failure | None]) -> tuple[Record, Outcome | Failure]:
+        work, failed = item
+        if failed is not None:
+            return work.rec, failed
+        for stage in self.stages:
+            t0 = time.perf_counter()
+            try:
+                stage.run(work)
+            except RecordFailure as exc:
+                return work.rec, self._failure(work.rec, stage.name, exc.reason, exc.detail)
+            except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the build
+                return work.rec, self._failure(work.rec, stage.name, "error", f"{type(exc).__name__}: {exc}")
+            finally:
+                self.timings.add(stage.name, time.perf_counter() - t0)
+        return work.rec, work.outcome()
+
+    @staticmethod
+    def _failure(rec: Record, stage: str, reason: str, detail: str) -> Failure:
+        reason_info(reason)  # an unknown reason reads as "error" in reports; keep it visible here
+        return Failure(rec.id, stage, reason, detail, rec.image_url)
+
+    # -- the stages ----------------------------------------------------------------------------
+    def _verify(self, w: Work) -> None:
+        if w.rec.md5:
+            got = hashlib.md5(w.data or b"").hexdigest()  # noqa: S324 - upstream's checksum
+            if got != w.rec.md5:
+                raise RecordFailure("checksum_mismatch", f"md5 {got} != {w.rec.md5}")
+
+    def _decode(self, w: Work) -> None:
         try:
-            img = load_image(data, name=f"record {rec.id}")
+            w.image = load_image(w.data or b"", name=f"record {w.rec.id}")
         except ImageDecodeError as exc:
-            return Failure(rec.id, "decode", "corrupt_image", str(exc), rec.image_url)
-        t0 = self.timings.add("decode", t0)
-        geometry = {"width": img.width, "height": img.height, "bbox": None, "det_score": None, "kps5": None, "landmarks68": None}
+            if w.rec.fetch is not None and w.rec.fetch.kind == "url":
+                self.fetcher.evict(w.rec.fetch.target)  # an error page is never kept as the image
+            reason = "image_too_large" if "decompression bomb" in str(exc).lower() or "too large" in str(exc).lower() else "corrupt_image"
+            raise RecordFailure(reason, str(exc)) from None
+        w.geometry.update(width=w.image.width, height=w.image.height)
         if self.opts.kind == "original":
-            geometry.update(given_geometry(rec.points, rec.bbox))
-            return geometry, data
-        if rec.points is not None:
-            points = np.asarray(rec.points, dtype=np.float64)
-            geometry.update(given_geometry(rec.points, rec.bbox))
-        else:
-            faces = self.aligner.detect(img)
-            t0 = self.timings.add("detect", t0)
-            if not faces:
-                return Failure(rec.id, "detect", "no_face", f"{self.opts.detector} found no face in {img.width}x{img.height}", rec.image_url)
-            face = faces[0]
-            geometry.update(face.to_dict())
-            points = face.landmarks68 if face.landmarks68 is not None else face.kps5
+            w.geometry.update(given_geometry(w.rec.points, w.rec.bbox))
+            w.points_source = "upstream" if w.rec.points is not None else None
+
+    def _detect(self, w: Work) -> None:
+        if w.rec.points is not None:
+            w.points = np.asarray(w.rec.points, dtype=np.float64)
+            w.geometry.update(given_geometry(w.rec.points, w.rec.bbox))
+            w.points_source = "upstream"
+            return
+        assert w.image is not None
+        faces = self.aligner.detect(w.image)
+        if not faces:
+            raise RecordFailure("no_face", f"{self.opts.detector} found no face in {w.image.width}x{w.image.height}")
+        face = faces[0]
+        w.geometry.update(face.to_dict())
+        w.points = face.landmarks68 if face.landmarks68 is not None else face.kps5
+        w.points_source = self.opts.detector
+        w.detector_sha256 = self.aligner.detector.model_sha256
+
+    def _align(self, w: Work) -> None:
         try:
-            aligned = align(img, points, self.opts.size, self.opts.recipe, self.opts.mode)
+            w.image = align(w.image, w.points, self.opts.size, self.opts.recipe, self.opts.warp).image
         except ValueError as exc:
-            return Failure(rec.id, "align", "bad_points", str(exc), rec.image_url)
-        t0 = self.timings.add("align", t0)
-        final = self.finish(aligned.image) if self.finish else aligned.image
-        out = encode_image(final, self.opts.image_format)
-        self.timings.add("encode", t0)
-        return geometry, out
+            raise RecordFailure("bad_points", str(exc)) from None
 
-
-def given_geometry(points: list | None, bbox: list | None = None) -> dict:
-    """Geometry columns from dataset-provided landmarks (68 -> landmarks68 + kps5; 5 -> kps5)."""
-    out: dict = {"bbox": list(bbox)} if bbox is not None else {}
-    if points is None:
-        return out
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(p) == 68:
-        out["landmarks68"] = p.tolist()
-        out["kps5"] = np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).tolist()
-    elif len(p) == 5:
-        out["kps5"] = p.tolist()
-    return out
+    def _encode(self, w: Work) -> None:
+        if self.opts.kind == "original":
+            w.blobs["image"] = w.data or b""
+            if w.rec.fetch is not None and w.rec.fetch.is_local:
+                w.reread = ("image",)  # the user's own file is not copied into the store
+        else:
+            assert w.image is not None
+            w.blobs["image"] = encode_image(w.image, self.opts.image_format)

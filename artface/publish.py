@@ -27,7 +27,9 @@ from artface_align.models import sha256_file
 from . import __version__
 from .builders import builder_class, load_builder
 from .cards import card_data, render_card
+from .diskcache import atomic_write
 from .licenses import check_publish
+from .report import read_report
 
 log = logging.getLogger(__name__)
 MODES = ("urls", "processed")
@@ -112,7 +114,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     if mode == "processed" and kind == "urls":
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
     builder.download_and_prepare()
-    report = json.loads((Path(builder._output_dir) / "artface_report.json").read_text())
+    report = read_report(builder._output_dir) or builder.report()
     dsd = builder.as_dataset()
     hub_config = builder.config.name if (mode == "processed" or kind == "urls") else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
@@ -137,12 +139,15 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         (out / "assets").mkdir(exist_ok=True)
         preview.save(out / preview_rel, optimize=False)
         files.append(preview_rel)
-    from artface_align.models import REGISTRY
-
-    recs = builder.records()
-    detected = kind == "aligned" and not (recs and recs[0].points is not None)  # else upstream landmarks
-    detector = builder.config.detector if detected else ("none (upstream landmarks)" if kind == "aligned" else None)
-    det_sha = REGISTRY[builder.config.detector].sha256 if detected and builder.config.detector in REGISTRY else None
+    prov = report["provenance"]
+    points = prov.get("points", {})
+    if kind != "aligned":
+        detector = None
+    elif set(points) <= {"upstream"}:
+        detector = "none (upstream landmarks)"
+    else:
+        detector = ", ".join(f"{k} ({n} faces)" for k, n in points.items())
+    detectors = prov.get("detector_models", {})
     entries[hub_config] = {
         "mode": mode,
         "builder_config": builder.config.name,
@@ -156,10 +161,12 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             "artface_version": __version__,
             "built_at": report.get("built_at") or _dt.date.today().isoformat(),
             "detector": detector,
-            "detector_sha256": det_sha,
-            "recipe": builder.RECIPE if kind == "aligned" else None,
-            "size": builder.config.size if kind == "aligned" else None,
-            "align_mode": builder.config.mode if kind == "aligned" else None,
+            "detector_sha256": next(iter(detectors.values()), None),
+            "recipe": prov.get("recipe"),
+            "size": prov.get("size"),
+            "warp": prov.get("warp"),
+            "source": prov.get("source"),
+            "sample_of": prov.get("sample_of"),
             "total": report["total"],
             "failed": report["failed"],
             "failed_by_reason": report["failed_by_reason"],
@@ -208,10 +215,7 @@ def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
         if target.is_file() and sha256_file(target) == sha256_file(path):
             continue
         changed = True
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
+        atomic_write(target, path.read_bytes())
     return changed
 
 

@@ -1,20 +1,40 @@
-"""What a dataset's metadata reader produces: one ``Record`` per image/face, before any pixels."""
+"""What a dataset's metadata reader produces: one ``Record`` per image/face, before any pixels.
+
+``fetch`` (private) says where the bytes come from; ``image_url`` and ``source_url`` are the
+public columns and hold public http(s) URLs or None, whatever a reader passes in (see
+``locations.public_url``). ``key()`` names what produces this record's pixels: the work store
+keys outcomes by it, so two sources with the same ids never share pixels.
+"""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+from .diskcache import sha256_hex
+from .locations import Location, public_url
 
 
 @dataclass
 class Record:
     id: str
     split: str
-    image_url: str | None  # where the pixels are (http(s), local path or fsspec URL)
-    source_url: str | None = None  # the record's page / upstream reference
+    fetch: Location | None  # private: where the pixels are read from (None: the record has no image)
+    image_url: str | None = None  # public: the image's http(s) URL upstream, or None
+    source_url: str | None = None  # public: the record's upstream page or object (see schema.COLUMNS)
     points: list | None = None  # landmarks given by the dataset (4, 5 or 68 points, source pixels)
     bbox: list | None = None  # face box given by the dataset, source pixels
-    data: bytes | None = None  # the image bytes themselves, when the source embeds them (parquet, zip)
     md5: str | None = None  # expected md5 of the fetched bytes, when upstream publishes one
     fields: dict = field(default_factory=dict)  # dataset-specific columns
     captions: list[str] = field(default_factory=list)
     license: str = ""
     attribution: str = ""
+
+    def __post_init__(self) -> None:
+        self.image_url = public_url(self.image_url)
+        self.source_url = public_url(self.source_url)
+
+    def key(self) -> str:
+        """Everything of the record that changes its stored outcome: id, where the bytes come
+        from (a local file's size/mtime included), the expected checksum, the given geometry."""
+        ident = self.fetch.identity() if self.fetch is not None else "none"
+        return sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox], default=str))

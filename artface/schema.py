@@ -1,7 +1,16 @@
-"""The common schema every artface dataset shares (see docs/ARCHITECTURE.md), in one place."""
+"""The row contract: the one table of columns every artface dataset shares.
+
+Features, empty rows, ``make_row``, the geometry from given landmarks and the card's field
+table all derive from ``COLUMNS``: adding a common column is one edit here.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import datasets
+import numpy as np
 
 KINDS = ("urls", "original", "aligned")
 
@@ -10,34 +19,80 @@ def point_list(n: int) -> datasets.List:
     return datasets.List(datasets.List(datasets.Value("float32"), length=2), length=n)
 
 
-def common_features(kind: str, extra: dict | None = None) -> datasets.Features:
-    """id, image (not in ``urls``), URLs, source size, face geometry, captions, licence columns.
+def _string() -> datasets.Value:
+    return datasets.Value("string")
 
-    Geometry is in source-image pixels (pixel centres at integers), null where unknown.
-    """
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    feature: Callable[[], Any]  # a datasets feature, made fresh
+    doc: str  # card text
+    default: Any = None  # value when nothing sets it
+    pixels_only: bool = False  # only in configs that hold pixels
+    geometry: bool = False  # set by the pixel pipeline / the given landmarks
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", _string, "stable record id (upstream image name)"),
+    Column("image", datasets.Image, "the face image", pixels_only=True),
+    Column("image_url", _string, "the image's public http(s) URL upstream (a plain string; null when upstream has none)"),
+    Column("source_url", _string, "the record's upstream page, or the upstream object when there is no page "
+                                  "(public http(s) URL; null when upstream has none)"),
+    Column("width", lambda: datasets.Value("int32"), "source image width (pixels)", geometry=True),
+    Column("height", lambda: datasets.Value("int32"), "source image height (pixels)", geometry=True),
+    Column("bbox", lambda: datasets.List(datasets.Value("float32"), length=4), "face box [x0, y0, x1, y1] in source pixels",
+           geometry=True),
+    Column("det_score", lambda: datasets.Value("float32"), "detector confidence (null for upstream landmarks)", geometry=True),
+    Column("kps5", lambda: point_list(5), "5 key points (left eye, right eye, nose, mouth left, mouth right; viewer's "
+                                          "left/right) in source pixels", geometry=True),
+    Column("landmarks68", lambda: point_list(68), "68 iBUG landmarks in source pixels (null when no 68-point model ran "
+                                                  "and upstream has none)", geometry=True),
+    Column("captions", lambda: datasets.List(_string()), "text descriptions built from labels and metadata", default=()),
+    Column("license", _string, "license of the record"),
+    Column("attribution", _string, "attribution line to show with the record"),
+)
+FIELD_DOCS: dict[str, str] = {c.name: c.doc for c in COLUMNS}
+GEOMETRY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.geometry)
+
+
+def columns(kind: str) -> tuple[Column, ...]:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    f: dict = {"id": datasets.Value("string")}
-    if kind != "urls":
-        f["image"] = datasets.Image()
-    f.update(
-        {
-            "image_url": datasets.Value("string"),
-            "source_url": datasets.Value("string"),
-            "width": datasets.Value("int32"),
-            "height": datasets.Value("int32"),
-            "bbox": datasets.List(datasets.Value("float32"), length=4),
-            "det_score": datasets.Value("float32"),
-            "kps5": point_list(5),
-            "landmarks68": point_list(68),
-            "captions": datasets.List(datasets.Value("string")),
-            "license": datasets.Value("string"),
-            "attribution": datasets.Value("string"),
-        }
-    )
-    f.update(extra or {})
-    return datasets.Features(f)
+    return tuple(c for c in COLUMNS if kind != "urls" or not c.pixels_only)
+
+
+def common_features(kind: str, extra: dict | None = None) -> datasets.Features:
+    """The common columns of ``kind`` (no ``image`` for ``urls``), then the dataset's own."""
+    return datasets.Features({**{c.name: c.feature() for c in columns(kind)}, **(extra or {})})
 
 
 def empty_geometry() -> dict:
-    return {"width": None, "height": None, "bbox": None, "det_score": None, "kps5": None, "landmarks68": None}
+    return {name: None for name in GEOMETRY}
+
+
+def given_geometry(points: list | None, bbox: list | None = None) -> dict:
+    """Geometry columns from dataset-provided landmarks (68 -> landmarks68 + kps5; 5 -> kps5)."""
+    out: dict = {"bbox": [float(v) for v in bbox]} if bbox is not None else {}
+    if points is None:
+        return out
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(p) == 68:
+        out["landmarks68"] = p.tolist()
+        out["kps5"] = np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).tolist()
+    elif len(p) == 5:
+        out["kps5"] = p.tolist()
+    return out
+
+
+def make_row(rec, kind: str, license: str, attribution: str, geometry: dict | None = None,
+             images: dict[str, dict | None] | None = None) -> dict:
+    """One row: the record's public columns, geometry (from the pipeline or the given points),
+    its dataset columns and its image-valued columns ({"bytes", "path"} dicts)."""
+    row: dict = {c.name: (list(c.default) if isinstance(c.default, tuple) else c.default) for c in columns(kind)}
+    row.update(id=rec.id, image_url=rec.image_url, source_url=rec.source_url, captions=list(rec.captions),
+               license=rec.license or license, attribution=rec.attribution or attribution)
+    row.update(given_geometry(rec.points, rec.bbox) if geometry is None else {k: geometry.get(k) for k in GEOMETRY})
+    row.update(rec.fields)
+    row.update(images or {})
+    return row

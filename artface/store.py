@@ -1,84 +1,73 @@
 """Per-record outcomes on disk: what makes builds resumable and failures reportable.
 
-Every record of a build ends here as ``ok`` (its row, and image bytes) or as a failure
-(stage, reason, detail). The store is keyed by record id under a directory that depends on
-every option that changes pixels, so a re-run reuses finished rows, retries failures, and
-works across the processes of ``num_proc`` builds.
+Every record of a build ends here as written (its geometry, provenance and image-valued columns)
+or as a ``Failure``. Outcomes are keyed by ``Record.key()`` (id, where the bytes come from, the
+expected checksum, the given geometry) under a folder named by the config's pixel fingerprint,
+so a re-run reuses finished rows, retries failures, and never serves one source's pixels for
+another source's record with the same id. Works across ``num_proc`` processes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import threading
-from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+
+from .diskcache import DiskCache
+from .failures import Failure
+from .records import Record
 
 
 @dataclass
-class Failure:
-    id: str
-    stage: str  # fetch | verify | decode | detect | align
-    reason: str  # http_404, timeout, truncated, corrupt_image, checksum_mismatch, no_face, ...
-    detail: str = ""
-    url: str | None = None
+class Outcome:
+    """What the pipeline made of one record (the row adds the record's own columns)."""
+
+    geometry: dict
+    blobs: dict[str, bytes] = field(default_factory=dict)  # image-valued columns: image, mask, sketch, ...
+    points_source: str | None = None  # "upstream", or the detector that found the face
+    detector_sha256: str | None = None
+    reread: tuple[str, ...] = ()  # blobs not stored: read again from the record's (local) location
 
 
 class WorkStore:
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.cache = DiskCache(root)
+        self.root = self.cache.root
 
-    def _base(self, rid: str) -> Path:
-        h = hashlib.sha256(rid.encode()).hexdigest()
-        return self.root / h[:2] / h
-
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-
-    def load_ok(self, rid: str) -> tuple[dict, bytes | None] | None:
-        base = self._base(rid)
-        meta = base.with_suffix(".ok.json")
-        if not meta.is_file():
+    def load(self, rec: Record) -> Outcome | None:
+        key = rec.key()
+        meta = self.cache.get(key, ".ok.json")
+        if meta is None:
             return None
-        row = json.loads(meta.read_text())
-        img = base.with_suffix(".img")
-        return row, (img.read_bytes() if img.is_file() else None)
+        m = json.loads(meta)
+        blobs = {}
+        for name in m["blobs"]:
+            data = self.cache.get(key, f".{name}.bin")
+            if data is None:
+                return None  # a blob went missing (cleaned cache): rebuild the record
+            blobs[name] = data
+        return Outcome(m["geometry"], blobs, m.get("points_source"), m.get("detector_sha256"), tuple(m.get("reread", ())))
 
-    def save_ok(self, rid: str, row: dict, image: bytes | None) -> None:
-        base = self._base(rid)
-        if image is not None:
-            self._write(base.with_suffix(".img"), image)
-        self._write(base.with_suffix(".ok.json"), json.dumps(row, ensure_ascii=False).encode())
-        base.with_suffix(".fail.json").unlink(missing_ok=True)
+    def save(self, rec: Record, out: Outcome) -> None:
+        key = rec.key()
+        stored = {k: v for k, v in out.blobs.items() if k not in out.reread}
+        for name, data in stored.items():
+            self.cache.put(key, data, f".{name}.bin")
+        meta = {"id": rec.id, "geometry": out.geometry, "blobs": sorted(stored), "points_source": out.points_source,
+                "detector_sha256": out.detector_sha256, "reread": list(out.reread)}
+        self.cache.put(key, json.dumps(meta, ensure_ascii=False).encode(), ".ok.json")
+        self.cache.delete(key, ".fail.json")
 
-    def save_failure(self, failure: Failure) -> None:
-        self._write(self._base(failure.id).with_suffix(".fail.json"), json.dumps(asdict(failure), ensure_ascii=False).encode())
+    def save_failure(self, rec: Record, failure: Failure) -> None:
+        self.cache.put(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")
 
-    def failure(self, rid: str) -> Failure | None:
-        p = self._base(rid).with_suffix(".fail.json")
-        return Failure(**json.loads(p.read_text())) if p.is_file() else None
-
-    def report(self, ids: list[str]) -> dict:
-        """Counts for these record ids: written, failed by reason, the failures, and pending."""
-        failures, written, pending = [], 0, 0
-        for rid in ids:
-            base = self._base(rid)
-            if base.with_suffix(".ok.json").is_file():
-                written += 1
-            elif (f := self.failure(rid)) is not None:
-                failures.append(asdict(f))
-            else:
-                pending += 1
-        return {
-            "total": len(ids),
-            "written": written,
-            "failed": len(failures),
-            "pending": pending,
-            "failed_by_reason": dict(Counter(f["reason"] for f in failures).most_common()),
-            "failures": failures,
-        }
+    def state(self, rec: Record) -> tuple[str, dict | None]:
+        """("written", provenance) | ("failed", failure dict) | ("pending", None), without reading blobs."""
+        key = rec.key()
+        meta = self.cache.get(key, ".ok.json")
+        if meta is not None:
+            m = json.loads(meta)
+            return "written", {"points_source": m.get("points_source"), "detector_sha256": m.get("detector_sha256")}
+        fail = self.cache.get(key, ".fail.json")
+        if fail is not None:
+            return "failed", json.loads(fail)
+        return "pending", None

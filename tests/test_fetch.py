@@ -1,7 +1,7 @@
 """The fetch stage against a real HTTP server on 127.0.0.1 (no mocks)."""
 import pytest
 
-from artface.fetch import Fetcher, FetchConfig, UnsupportedURLError, check_url, read_bytes
+from artface.fetch import Fetcher, FetchConfig
 from artface.paths import safe_join, safe_name
 
 
@@ -36,7 +36,7 @@ def test_persistent_500_gives_up(http_server, fetcher):
     url = http_server.add("/down", kind="status", status=503)
     r = fetcher.fetch(url)
     assert r.status == "http_503" and r.attempts == 3
-    assert not fetcher._cache_path(url).exists(), "failures are not cached: a re-run retries them"
+    assert not fetcher.cache.has(url), "failures are not cached: a re-run retries them"
 
 
 def test_stall_times_out(http_server, fetcher):
@@ -65,16 +65,13 @@ def test_many_in_order_with_mixed_outcomes(http_server, fetcher):
     assert out[7].status == "http_404" and out[8].data == b"8"
 
 
-def test_only_http_local_and_fsspec(tmp_path, fetcher):
-    with pytest.raises(UnsupportedURLError):
-        check_url("ftp2://example.com/x")
-    assert fetcher.fetch("javascript:alert(1)").status == "unsupported_url"
-    p = tmp_path / "x.bin"
-    p.write_bytes(b"local")
-    assert fetcher.fetch(str(p)).data == b"local"
-    assert fetcher.fetch(str(tmp_path / "nope")).status == "not_found"
-    with pytest.raises(OSError, match="could not read"):
-        read_bytes(str(tmp_path / "nope"))
+def test_only_public_http_urls_are_fetched(tmp_path, fetcher):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"token")
+    for url in (str(secret), f"file://{secret}", "hf://datasets/me/private/x.png", f"simplecache::file://{secret}",
+                "javascript:alert(1)", "ftp://example.com/x.jpg", "http://user:pw@example.com/x.jpg", ""):
+        r = fetcher.fetch(url)
+        assert r.status == "unsupported_url" and r.data is None, url
 
 
 def test_safe_names():

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from artface.builders import load_builder
+from artface.builders import load_builder, policy_table
 from artface.builders.metfaces.test_builder import make_source
-from artface.licenses import PublishRefused, check_publish, policy_table
+from artface.licenses import PublishRefused, check_publish
 from artface.publish import nice_shard_count, publish
 from artface.testing.hub_server import HubServer
 from artface.validate import validate

@@ -25,3 +25,8 @@ def load_builder(name: str, config_name: str | None = None, **config_kwargs):
     ``cache_dir`` goes to the builder."""
     builder_kwargs = {k: config_kwargs.pop(k) for k in ("cache_dir", "writer_batch_size") if k in config_kwargs}
     return builder_class(name)(config_name=config_name, **builder_kwargs, **config_kwargs)
+
+
+def policy_table() -> dict:
+    """Every dataset's license policy (``artface.licenses.LicensePolicy``), by dataset name."""
+    return {name: builder_class(name).POLICY for name in BUILDERS}

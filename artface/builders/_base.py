@@ -1,35 +1,47 @@
-"""Shared builder machinery: configs, the common schema, the pixel pipeline, failure reports.
+"""Shared builder machinery: the config, the source, the pixel pipeline, rows and the report.
 
-A dataset folder subclasses ``ArtfaceBuilder`` and writes only what is its own: how to read
-its metadata into ``Record``s (``read_records``), its extra columns (``extra_features``) and its
-policy/citation/card files. Everything else (fetching, detection, alignment, resumability,
-failure accounting, streaming) lives here once.
+A dataset folder subclasses ``ArtfaceBuilder`` and writes only what is its own: where its data
+lives (``SOURCE``), how to read its metadata into ``Record``s (``read_records``), its extra
+columns (``extra_features``), any extra per-record stages (``extra_stages``) and its
+policy/citation/card files. Fetching, detection, alignment, resumability, failure accounting,
+reports and streaming live here once.
 """
 from __future__ import annotations
 
-import datetime
+import dataclasses
 import json
 import logging
-import os
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import datasets
 
-from ..fetch import FetchConfig, Fetcher, join_url, url_scheme
+from ..diskcache import cache_root, sha256_hex
+from ..fetch import FetchConfig, Fetcher
 from ..licenses import LicensePolicy
-from ..pipeline import Pipeline, PixelOptions, given_geometry
+from ..paths import safe_name
+from ..pipeline import IMAGE_FORMATS, PixelOptions, Pipeline, RunOptions, Stage
 from ..records import Record
-from ..schema import KINDS, common_features
-from ..store import WorkStore
+from ..report import make_report, read_report, write_report
+from ..schema import KINDS, common_features, make_row
+from ..sources import Source, SourceSpec, locate
+from ..store import Outcome, WorkStore
 
 log = logging.getLogger(__name__)
-REPORT_NAME = "artface_report.json"
+
+#: bump when pixel code changes what an unchanged config produces (invalidates work stores)
+PIXEL_VERSION = 2
+#: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
+RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads")
+#: config fields that choose records or name things, not pixels (outcomes are keyed per record)
+NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records")
+WARPS = ("fast", "reference")
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("ARTFACE_CACHE", Path.home() / ".cache" / "artface"))
+class OptionError(ValueError):
+    """A config option with a wrong type or value (one line: the option, the value, what is allowed)."""
 
 
 @dataclass
@@ -37,32 +49,101 @@ class ArtfaceConfig(datasets.BuilderConfig):
     """Options common to every artface dataset (pass any as a keyword to ``load_builder``)."""
 
     kind: str = "urls"  # urls | original | aligned
-    source: str | None = None  # upstream metadata: a folder, a file or a URL
-    size: int = 1024  # aligned output size
-    mode: str = "fast"  # alignment mode: fast | reference
+    source: str | None = None  # upstream: a local folder/file or an http(s) URL (default: the dataset's upstream)
+    size: int = 1024  # aligned output size (pixels)
+    warp: str = "fast"  # alignment warp: fast | reference
     detector: str = "retinaface_mnet025"
     landmarks: str | None = None  # e.g. "1k3d68" or "dlib68"
-    image_format: str = "png"
+    image_format: str = "png"  # aligned images: png | jpeg | webp
     max_records: int | None = None  # per split; for trials and tests
     shard_size: int = 500  # records per generator shard (num_proc / streaming workers)
     fetch_timeout: float = 30.0
     fetch_retries: int = 3
     concurrency: int = 16  # parallel downloads
     workers: int = 2  # parallel detect/align threads
+    threads: int | None = None  # ONNX threads per detector session (default: cores / workers)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.kind not in KINDS:
-            raise ValueError(f"config {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.size <= 0:
-            raise ValueError(f"size must be positive, got {self.size}")
+        self.check()
+
+    @classmethod
+    def coerce(cls, options: dict) -> dict:
+        """Options (e.g. ``--set`` text) parsed by each field's declared type; unknown keys are
+        left for ``datasets`` to refuse."""
+        types = {f.name: f.type for f in dataclasses.fields(cls) if f.name not in ("name", "version", "data_files", "description")}
+        return {k: _coerce(k, types[k], v) if k in types else v for k, v in options.items()}
+
+    def check(self) -> None:
+        """Every option's type and range, before any network or disk work (OptionError)."""
+        for k, v in self.coerce({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}).items():
+            object.__setattr__(self, k, v)
+        checks = {
+            "kind": (self.kind in KINDS, " | ".join(KINDS)),
+            "warp": (self.warp in WARPS, " | ".join(WARPS)),
+            "image_format": (self.image_format in IMAGE_FORMATS, " | ".join(IMAGE_FORMATS)),
+            "size": (8 <= self.size <= 8192, "8..8192"),
+            "max_records": (self.max_records is None or self.max_records >= 1, "a positive integer"),
+            "shard_size": (self.shard_size >= 1, "a positive integer"),
+            "fetch_timeout": (self.fetch_timeout > 0, "seconds > 0"),
+            "fetch_retries": (0 <= self.fetch_retries <= 20, "0..20"),
+            "concurrency": (1 <= self.concurrency <= 256, "1..256"),
+            "workers": (1 <= self.workers <= 64, "1..64"),
+            "threads": (self.threads is None or self.threads >= 1, "a positive integer"),
+        }
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise OptionError(f"option {name}={getattr(self, name)!r} is not allowed: use {allowed}")
+
+    def pixel_settings(self) -> dict:
+        """Every option that can change pixels: all fields but those declared not to (NOT_PIXELS),
+        so a dataset's own options (IIIF size, blur, ...) are in without anyone listing them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in NOT_PIXELS}
+
+    def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
+        """As in ``datasets``, without the run settings: they do not move the output folder."""
+        kept = {k: v for k, v in config_kwargs.items() if k not in RUN_SETTINGS}
+        return super().create_config_id(kept, custom_features=custom_features)
 
 
-def read_text(path_or_url: str, fetcher: Fetcher | None = None) -> str:
-    """Metadata read in binary and decoded here (streaming patches ``open`` and breaks ``encoding=``)."""
-    from ..fetch import read_bytes
+def _coerce(name: str, annotation: object, value: object) -> object:
+    """A value given as text (``--set size=256``) parsed by the field's declared type; a wrong
+    type is an OptionError naming the option."""
+    t = str(annotation).replace("typing.", "")
+    optional = "None" in t or "Optional" in t
+    base = t.replace("| None", "").replace("None |", "").replace("Optional[", "").rstrip("]").strip()
+    if value is None:
+        if optional:
+            return None
+        raise OptionError(f"option {name} needs a value ({base})")
+    try:
+        if base == "int" and not isinstance(value, bool):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            return int(value) if isinstance(value, (int, str)) else _bad(name, value, base)
+        if base == "float" and not isinstance(value, bool):
+            return float(value) if isinstance(value, (int, float, str)) else _bad(name, value, base)
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            return _bad(name, value, base)
+        if base == "str":
+            if optional and isinstance(value, str) and value.lower() in ("none", "null", ""):
+                return None
+            return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else _bad(name, value, base)
+        if base.startswith("list["):
+            if isinstance(value, str):
+                value = [v for v in value.split(",") if v]
+            return list(value) if isinstance(value, (list, tuple)) else _bad(name, value, base)
+    except ValueError:
+        return _bad(name, value, base)
+    return value
 
-    return read_bytes(path_or_url, fetcher).decode("utf-8-sig")
+
+def _bad(name: str, value: object, base: str) -> typing.NoReturn:
+    raise OptionError(f"option {name}={value!r} is not a valid {base}")
 
 
 class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
@@ -73,31 +154,24 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     HOMEPAGE: str = ""
     RECIPE: str = "ffhq"
     POLICY: LicensePolicy
+    SOURCE: SourceSpec = SourceSpec()
     FOLDER: Path  # the dataset folder (card template, CITATION.bib, fixtures)
     FIELD_DOCS: dict[str, str] = {}  # card text for the dataset's own columns
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
-        super().__init__(*args, **kwargs)
         self._records: list[Record] | None = None
+        self._upstream_count: int | None = None
+        self._source: Source | None = None
         self.pipeline: Pipeline | None = None
+        super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
-    SOURCE_HINT: str = ""  # what source= should point at, and where to get it
-
-    def source_text(self, filename: str) -> tuple[str, str]:
-        """The metadata file ``filename`` (text) and its folder, from ``source=`` naming the file or a
-        folder/URL holding it; clear errors when there is no source or it cannot be read."""
-        src = self.config.source
-        if not src:
-            raise FileNotFoundError(f"{self.DATASET_NAME} needs source=: {self.SOURCE_HINT}")
-        if PurePosixPath(src.split("?")[0]).suffix == PurePosixPath(filename).suffix:
-            path, base = src, (src.rsplit("/", 1)[0] if url_scheme(src) else str(Path(src).parent))
-        else:
-            path, base = join_url(src, filename), src
-        try:
-            return read_text(path), base
-        except OSError as exc:
-            raise FileNotFoundError(f"{self.DATASET_NAME}: cannot read {path} ({exc})") from exc
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """As in ``datasets``, with the options parsed by type first and checked after they are set."""
+        config_kwargs = self.BUILDER_CONFIG_CLASS.coerce(config_kwargs)
+        builder_config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        builder_config.check()
+        return builder_config, config_id
 
     # -- what a dataset folder provides ---------------------------------------------------------
     def extra_features(self) -> dict:
@@ -106,9 +180,16 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def read_records(self) -> Iterator[Record]:
         raise NotImplementedError
 
-    def fingerprint_extra(self) -> str:
-        """Dataset options that change pixels (e.g. an IIIF size)."""
-        return ""
+    def extra_stages(self) -> list[Stage]:
+        """Dataset stages run per record after alignment, with failure accounting (blur, masks, ...)."""
+        return []
+
+    # -- the source -------------------------------------------------------------------------------
+    def source(self) -> Source:
+        """Where upstream data is (``source=``, or ``data_dir=`` as datasets users pass it)."""
+        if self._source is None:
+            self._source = locate(self.DATASET_NAME, self.SOURCE, self.config.source or self.config.data_dir)
+        return self._source
 
     # -- datasets API -----------------------------------------------------------------------
     @classmethod
@@ -128,18 +209,18 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def records(self) -> list[Record]:
         """All records (memoised), cut to ``max_records`` per split when set."""
         if self._records is None:
-            out, per_split = [], {}
+            out, per_split, seen, n_all = [], {}, set(), 0
             for rec in self.read_records():
+                if rec.id in seen:
+                    raise ValueError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
+                seen.add(rec.id)
+                n_all += 1
                 n = per_split.get(rec.split, 0)
                 if self.config.max_records is not None and n >= self.config.max_records:
                     continue
                 per_split[rec.split] = n + 1
                 out.append(rec)
-            ids = [r.id for r in out]
-            if len(set(ids)) != len(ids):
-                dup = next(i for i in ids if ids.count(i) > 1)
-                raise ValueError(f"{self.DATASET_NAME}: duplicate record id {dup!r} in the metadata")
-            self._records = out
+            self._records, self._upstream_count = out, n_all
         return self._records
 
     def split_order(self) -> list[str]:
@@ -150,7 +231,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         for rec in self.records():
             by_split.setdefault(rec.split, []).append(rec)
         order = {s: i for i, s in enumerate(self.split_order())}
-        n = max(1, self.config.shard_size)
+        n = self.config.shard_size
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"shards": [recs[i : i + n] for i in range(0, len(recs), n)]})
             for split, recs in sorted(by_split.items(), key=lambda kv: order.get(kv[0], 99))
@@ -160,86 +241,77 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         records = [r for shard in shards for r in shard]
         if self.config.kind == "urls":
             for rec in records:
-                yield rec.id, self.make_row(rec, given_geometry(rec.points, rec.bbox), None)
+                yield rec.id, self.make_row(rec)
             return
         pipeline = self.make_pipeline()
         try:
-            for rec, geometry, image in pipeline.rows(records):
-                yield rec.id, self.make_row(rec, geometry, image)
+            for rec, out in pipeline.rows(records):
+                yield rec.id, self.make_row(rec, out)
         finally:
             pipeline.fetcher.close()
 
     # -- shared pieces ------------------------------------------------------------------------
     def pixel_options(self) -> PixelOptions:
         c = self.config
-        return PixelOptions(c.kind, c.size, c.mode, self.RECIPE, c.detector, c.landmarks, c.image_format, c.workers)
+        return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format)
+
+    def pixel_fingerprint(self) -> str:
+        settings = {"dataset": self.DATASET_NAME, "recipe": self.RECIPE, "pixel_version": PIXEL_VERSION,
+                    **self.config.pixel_settings()}
+        return sha256_hex(json.dumps(settings, sort_keys=True, default=str))[:16]
 
     def work_dir(self) -> Path:
-        return cache_root() / "work" / self.DATASET_NAME / self.pixel_options().fingerprint(self.fingerprint_extra())
+        return cache_root() / "work" / self.DATASET_NAME / self.pixel_fingerprint()
 
     def make_pipeline(self) -> Pipeline:
         c = self.config
-        fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency, cache_dir=cache_root() / "fetch"))
-        self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), finish=self.finish_image)
+        fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency,
+                                      cache_dir=cache_root() / "fetch"))
+        self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
+                                 RunOptions(workers=c.workers, threads=c.threads))
         return self.pipeline
 
-    #: optional dataset step applied to each aligned image (name its options in fingerprint_extra)
-    finish_image = None
-
-    def make_row(self, rec: Record, geometry: dict, image: bytes | None) -> dict:
-        row = {
-            "id": rec.id,
-            "image_url": rec.image_url,
-            "source_url": rec.source_url,
-            "width": None, "height": None, "bbox": None, "det_score": None, "kps5": None, "landmarks68": None,
-            "captions": rec.captions,
-            "license": rec.license or self.POLICY.hub_license,
-            "attribution": rec.attribution or self.POLICY.attribution,
-            **rec.fields,
-        }
-        row.update({k: v for k, v in geometry.items() if k in row})
-        if self.config.kind != "urls":
-            ext = "jpg" if self.config.kind == "original" else self.config.image_format
-            row["image"] = {"bytes": image, "path": f"{rec.id}.{ext}"}
-        return row
+    def make_row(self, rec: Record, out: Outcome | None = None) -> dict:
+        """The row of a record: schema columns + the pipeline's outcome (None for URL-only rows)."""
+        images: dict[str, dict | None] = {}
+        if out is not None:
+            features = self.info.features
+            for name, f in features.items():
+                if isinstance(f, datasets.Image):
+                    data = out.blobs.get(name)
+                    images[name] = {"bytes": data, "path": f"{safe_name(rec.id)}_{name}"} if data is not None else None
+        return make_row(rec, self.config.kind, self.POLICY.hub_license, self.POLICY.attribution,
+                        None if out is None else out.geometry, images)
 
     # -- failure report and resume -------------------------------------------------------------
     def report(self) -> dict:
-        """Per split: total, written, failed (by reason) and the failures, from the work store."""
-        base = {"dataset": self.DATASET_NAME, "config": self.config.name, "kind": self.config.kind}
-        if self.config.kind == "urls":
-            recs = self.records()
-            return {**base, "total": len(recs), "written": len(recs), "failed": 0, "failed_by_reason": {}, "splits": {}, "failures": []}
-        store = WorkStore(self.work_dir())
-        splits, failures, totals = {}, [], {"total": 0, "written": 0, "failed": 0, "pending": 0}
-        by_reason: dict[str, int] = {}
-        for split in dict.fromkeys(r.split for r in self.records()):
-            rep = store.report([r.id for r in self.records() if r.split == split])
-            splits[split] = {k: rep[k] for k in ("total", "written", "failed", "pending", "failed_by_reason")}
-            failures += [{**f, "split": split} for f in rep["failures"]]
-            for k in totals:
-                totals[k] += rep[k]
-            for k, v in rep["failed_by_reason"].items():
-                by_reason[k] = by_reason.get(k, 0) + v
-        return {**base, **totals, "failed_by_reason": by_reason, "splits": splits, "failures": failures, "work_dir": str(self.work_dir())}
+        """What the build did (see ``artface.report``), from the records and the work store."""
+        c = self.config
+        settings = {"kind": c.kind, "recipe": self.RECIPE if c.kind == "aligned" else None,
+                    "size": c.size if c.kind == "aligned" else None, "warp": c.warp if c.kind == "aligned" else None,
+                    "image_format": c.image_format if c.kind == "aligned" else None,
+                    "detector": c.detector if c.kind == "aligned" else None, "landmarks": c.landmarks,
+                    "max_records": c.max_records, "pixel_fingerprint": self.pixel_fingerprint()}
+        records = self.records()
+        sample_of = self._upstream_count if c.max_records is not None and self._upstream_count != len(records) else None
+        store = None if c.kind == "urls" else WorkStore(self.work_dir())
+        rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, self.source().public(), sample_of)
+        if store is not None:
+            rep["work_dir"] = str(self.work_dir())
+        return rep
 
     def download_and_prepare(self, output_dir: str | None = None, download_mode=None, **kwargs) -> None:
         """As in ``datasets``, plus: a previous build with failures is rebuilt (finished rows come
-        from the work store, so only the failures are retried) and a report is written next to
-        the output as ``artface_report.json``."""
+        from the work store, so only the failures are retried) and the build report is written
+        next to the output."""
         out = Path(output_dir or self._cache_dir)
-        previous = out / REPORT_NAME
-        old = json.loads(previous.read_text()) if previous.is_file() else {}
+        old = read_report(out) or {}
         if download_mode is None and (old.get("failed", 0) or old.get("pending", 0)):
             download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
             self.info.splits = None  # the old split sizes lacked the failures now retried
         super().download_and_prepare(output_dir=output_dir, download_mode=download_mode, **kwargs)
         rep = self.report()
-        # the date of the data: kept when the cached build was reused, so re-publishing changes nothing
-        reused = download_mode is None and bool(old)
-        rep["built_at"] = old.get("built_at") if reused and old.get("built_at") else datetime.date.today().isoformat()
-        out.mkdir(parents=True, exist_ok=True)
-        (out / REPORT_NAME).write_text(json.dumps(rep, indent=1, ensure_ascii=False))
+        write_report(out, rep, old)
         if rep["failed"]:
             log.warning("%s/%s: %d of %d records failed: %s (details in %s)", self.DATASET_NAME, self.config.name,
-                        rep["failed"], rep["total"], rep["failed_by_reason"], out / REPORT_NAME)
+                        rep["failed"], rep["total"], rep["failed_by_reason"], out)

@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -64,6 +65,17 @@ class FixtureServer:
         path = "/" + path.lstrip("/")
         self.routes[path] = Route(kind=kind, body=body, **kw)
         return self.url + path
+
+    def mirror(self, upstream_url: str, body: bytes = b"", kind: str = "ok", **kw) -> str:
+        """Serve an upstream URL (``https://host/path?q``) here as ``/host/path``; returns the local
+        URL with the query kept. The one way tests stand in for upstream image hosts."""
+        u = urlsplit(upstream_url)
+        local = self.add(f"/{u.netloc}{u.path}", body, kind, **kw)
+        return f"{local}?{u.query}" if u.query else local
+
+    def path_of(self, upstream_url: str) -> str:
+        u = urlsplit(upstream_url)
+        return f"/{u.netloc}{u.path}"
 
     def hits(self, path: str) -> int:
         return self.routes["/" + path.lstrip("/")].hits

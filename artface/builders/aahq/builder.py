@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 
 import datasets
 
+from ... import locations
 from ...licenses import LicensePolicy
 from ...records import Record
 from ...schema import point_list
+from ...sources import SourceSpec
 from .._base import ArtfaceBuilder, ArtfaceConfig
 
 POINTS = ("eye_left", "eye_right", "mouth_left", "mouth_right")
@@ -53,7 +55,8 @@ class AAHQ(ArtfaceBuilder):
     HOMEPAGE = "https://github.com/onion-liu/aahq-dataset"
     DESCRIPTION = "High-quality artistic portraits collected from Artstation for BlendGAN (URLs and landmarks)."
     RECIPE = "aahq"
-    SOURCE_HINT = "AAHQ-dataset.json or a folder/URL holding it (https://github.com/onion-liu/aahq-dataset)"
+    SOURCE = SourceSpec(files=("AAHQ-dataset.json",),
+                        hint="AAHQ-dataset.json or a folder/URL holding it (https://github.com/onion-liu/aahq-dataset)")
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "aligned_name": "upstream key: the file name of the aligned image",
@@ -75,13 +78,15 @@ class AAHQ(ArtfaceBuilder):
         return {"aligned_name": s, "raw_name": s, "landmarks4": point_list(4)}
 
     def read_records(self) -> Iterator[Record]:
-        items = parse_aahq(self.source_text("AAHQ-dataset.json")[0])
+        src = self.source()
+        items = parse_aahq(src.read_text(src.named or "AAHQ-dataset.json"))
         for key, item in items:
             lm = item["landmarks"]
             points = [[float(v) for v in lm[p]] for p in POINTS]
             yield Record(
                 id=PurePosixPath(key).stem,
                 split="train",
+                fetch=locations.url(item["image_url"]),
                 image_url=item["image_url"],
                 source_url=item["image_url"],
                 points=points,

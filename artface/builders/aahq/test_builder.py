@@ -86,5 +86,5 @@ def test_bad_json_is_a_clear_error(tmp_path):
     (tmp_path / "AAHQ-dataset.json").write_text(json.dumps({"x.png": {"image_url": "http://h/x.jpg", "landmarks": {"eye_left": [1, 2]}}}))
     with pytest.raises(ValueError, match=r"record 'x.png': missing \['landmarks.eye_right'"):
         load_builder("aahq", "urls", source=str(tmp_path), cache_dir=str(tmp_path / "c")).records()
-    with pytest.raises(FileNotFoundError, match="needs source="):
+    with pytest.raises(FileNotFoundError, match="needs --source"):
         load_builder("aahq", "urls", cache_dir=str(tmp_path / "d")).records()

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import datasets
 
-from ...fetch import Fetcher, FetchConfig, join_url
+from ... import locations
 from ...licenses import LicensePolicy
 from ...records import Record
-from .._base import ArtfaceBuilder, ArtfaceConfig, read_text
+from ...sources import MetadataError, SourceError, SourceSpec, split_lines
+from .._base import ArtfaceBuilder, ArtfaceConfig
 
 UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/master"
 VERSION_DIRS = {"1.0": "dataset", "1.1": "dataset_v1.1", "1.2": "dataset_v1.2", "1.3": "dataset_v1.3"}
@@ -44,39 +45,54 @@ def iiif_resize(url: str, size: int) -> str:
     return f"{m['head']}/{new}/{m['rot']}/{m['tail']}"
 
 
-def parse_urls(text: str) -> dict[str, str]:
-    """Line i -> image id ``%08d``; empty lines keep their index and have no image."""
-    return {f"{i:08d}": line.strip() for i, line in enumerate(text.splitlines()) if line.strip()}
+def parse_urls(text: str, name: str = "urls.txt") -> dict[str, str]:
+    """Line i -> image id ``%08d``; empty lines keep their index and have no image. Lines split at
+    LF only, as upstream numbers them (a U+2028 inside a line does not shift later ids)."""
+    return {f"{i:08d}": line.strip() for i, line in enumerate(split_lines(text)) if line.strip()}
 
 
-def parse_labels(text: str) -> dict[str, tuple[int, int, str]]:
-    rows = csv.DictReader(io.StringIO(text))
-    missing = {"image", "gender", "status", "set"} - set(rows.fieldnames or [])
-    if missing:
-        raise ValueError(f"labels.csv lacks columns {sorted(missing)}")
-    out = {}
-    for n, row in enumerate(rows, start=2):
-        if row["set"] not in SPLITS:
-            raise ValueError(f"labels.csv line {n}: unknown set {row['set']!r}")
-        out[Path(row["image"]).stem] = (int(row["gender"]), int(row["status"]), SPLITS[row["set"]])
+def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, int, str]]:
+    csv.field_size_limit(1 << 20)
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = {"image", "gender", "status", "set"} - set(rows.fieldnames or [])
+        if missing:
+            raise MetadataError(f"{name} line 1: lacks columns {sorted(missing)}")
+        out: dict[str, tuple[int, int, str]] = {}
+        for row in rows:
+            n = rows.line_num
+            if row["set"] not in SPLITS:
+                raise MetadataError(f"{name} line {n}: unknown set {row['set']!r} (want {', '.join(SPLITS)})")
+            try:
+                gender, status = int(row["gender"]), int(row["status"])
+            except (TypeError, ValueError):
+                raise MetadataError(f"{name} line {n}: gender/status must be integers, got {row['gender']!r}, {row['status']!r}") from None
+            if not (0 <= gender < len(GENDER) and 0 <= status < len(STATUS)):
+                raise MetadataError(f"{name} line {n}: gender {gender} / status {status} out of range")
+            stem = Path(row["image"] or "").stem
+            if stem in out:
+                raise MetadataError(f"{name} line {n}: image {row['image']!r} is labelled twice")
+            out[stem] = (gender, status, SPLITS[row["set"]])
+    except csv.Error as exc:
+        raise MetadataError(f"{name} line {rows.line_num}: {exc}") from None
     return out
 
 
-def parse_tags(text: str) -> dict[str, dict[str, list[str]]]:
+def parse_tags(text: str, name: str = "original_tags.txt") -> dict[str, dict[str, list[str]]]:
     """``<image>:key=value;key=value`` -> {stem: {key: [values...]}} (keys repeat)."""
     out: dict[str, dict[str, list[str]]] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
-        name, sep, rest = line.partition(":")
+        name_, sep, rest = line.partition(":")
         if not sep:
-            raise ValueError(f"original_tags.txt line {n}: no ':' after the image name")
+            raise MetadataError(f"{name} line {n}: no ':' after the image name")
         tags: dict[str, list[str]] = {}
         for item in rest.split(";"):
             key, _, value = item.partition("=")
             if key:
                 tags.setdefault(key, []).append(value)
-        out[Path(name).stem] = tags
+        out[Path(name_).stem] = tags
     return out
 
 
@@ -151,6 +167,11 @@ class KaoKore(ArtfaceBuilder):
         "original_tags": "the record's line of original_tags.txt, unparsed",
         "dataset_version": "KaoKore version the record comes from (1.0-1.3)",
     }
+    SOURCE = SourceSpec(
+        files=("urls.txt", "labels.csv", "original_tags.txt"),
+        default=UPSTREAM,
+        hint=f"the KaoKore repository root ({UPSTREAM}) or a folder holding urls.txt, labels.csv and original_tags.txt",
+    )
     POLICY = LicensePolicy(
         dataset="kaokore",
         hub_license="cc-by-sa-4.0",
@@ -180,38 +201,37 @@ class KaoKore(ArtfaceBuilder):
             "dataset_version": s,
         }
 
-    def fingerprint_extra(self) -> str:
-        return f"iiif={self.config.iiif_size}"
-
-    def _metadata_dir(self, fetcher: Fetcher) -> str:
+    def _metadata(self) -> tuple[dict[str, str], str]:
+        """The three metadata files of the chosen version: in its upstream folder under the source,
+        or directly in the source folder."""
         c = self.config
         if c.dataset_version not in VERSION_DIRS:
-            raise ValueError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
-        base = c.source or UPSTREAM
-        nested = join_url(base, VERSION_DIRS[c.dataset_version])
-        if fetcher.fetch(join_url(nested, "urls.txt")).ok:
-            return nested
-        if fetcher.fetch(join_url(base, "urls.txt")).ok:
-            return base
-        raise FileNotFoundError(
-            f"kaokore v{c.dataset_version}: no urls.txt in {nested} or {base}. Point source= at the upstream "
-            f"repository root ({UPSTREAM}) or at a folder holding urls.txt, labels.csv and original_tags.txt."
-        )
+            raise MetadataError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
+        root = self.source()
+        nested = root.sub(VERSION_DIRS[c.dataset_version])
+        meta = nested if nested.exists("urls.txt") else root if root.exists("urls.txt") else None
+        if meta is None:
+            raise SourceError(
+                f"kaokore v{c.dataset_version}: no urls.txt in {nested.where()} or {root.where()}. Point --source at the "
+                f"upstream repository root ({UPSTREAM}) or at a folder holding urls.txt, labels.csv and original_tags.txt."
+            )
+        files = {}
+        for name in self.SOURCE.files:
+            try:
+                files[name] = meta.read_text(name)
+            except SourceError as exc:
+                raise SourceError(f"kaokore v{c.dataset_version}: missing {name} in {meta.where()} ({exc})") from None
+        return files, meta.where()
 
     def read_records(self) -> Iterator[Record]:
         c = self.config
-        with Fetcher(FetchConfig(retries=2)) as fetcher:
-            meta = self._metadata_dir(fetcher)
-            files = {}
-            for name in ("urls.txt", "labels.csv", "original_tags.txt"):
-                try:
-                    files[name] = read_text(join_url(meta, name), fetcher)
-                except OSError as exc:
-                    raise FileNotFoundError(f"kaokore v{c.dataset_version}: missing {name} in {meta} ({exc})") from exc
-        urls, labels, tags = parse_urls(files["urls.txt"]), parse_labels(files["labels.csv"]), parse_tags(files["original_tags.txt"])
+        files, where = self._metadata()
+        urls = parse_urls(files["urls.txt"], f"{where}/urls.txt")
+        labels = parse_labels(files["labels.csv"], f"{where}/labels.csv")
+        tags = parse_tags(files["original_tags.txt"], f"{where}/original_tags.txt")
         unknown = sorted(set(labels) - set(urls))
         if unknown:
-            raise ValueError(f"labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
+            raise MetadataError(f"{where}/labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
         for stem, url in urls.items():
             label = labels.get(stem)
             if label is None and not c.include_unlabeled:
@@ -221,10 +241,15 @@ class KaoKore(ArtfaceBuilder):
             g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
             s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
             raw = ";".join(f"{k}={v}" for k, vs in tags.get(stem, {}).items() for v in vs)
+            try:
+                image_url = iiif_resize(url, c.iiif_size) if c.iiif_size else url
+            except ValueError as exc:
+                raise MetadataError(f"{where}/urls.txt line {int(stem) + 1}: iiif_size={c.iiif_size}: {exc}") from None
             yield Record(
                 id=stem,
                 split=split,
-                image_url=iiif_resize(url, c.iiif_size) if c.iiif_size else url,
+                fetch=locations.url(image_url),
+                image_url=image_url,
                 source_url=url,
                 fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version},
                 captions=captions(t, g_en, s_en),

@@ -15,10 +15,11 @@ from pathlib import Path, PurePosixPath
 
 import datasets
 
-from ...fetch import url_scheme
+from ... import locations
 from ...licenses import LicensePolicy
-from ...paths import safe_join, safe_name
+from ...paths import safe_name
 from ...records import Record
+from ...sources import SourceSpec
 from .._base import ArtfaceBuilder, ArtfaceConfig
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def parse_metfaces(text: str) -> list[dict]:
 class MetFaces(ArtfaceBuilder):
     BUILDER_CONFIGS = [
         ArtfaceConfig(name="urls", kind="urls", description="Metadata, Met image URLs and the 68 landmarks; no pixels."),
-        ArtfaceConfig(name="aligned", kind="aligned", size=1024, mode="reference",
+        ArtfaceConfig(name="aligned", kind="aligned", size=1024, warp="reference",
                       description="The MetFaces recipe (FFHQ, transform at 4x the output size) from the JSON landmarks."),
         ArtfaceConfig(name="original", kind="original", description="The Met's source images as downloaded."),
     ]
@@ -55,8 +56,11 @@ class MetFaces(ArtfaceBuilder):
     HOMEPAGE = "https://github.com/NVlabs/metfaces-dataset"
     DESCRIPTION = "Faces extracted from works of art in The Metropolitan Museum of Art's Open Access collection (NVIDIA)."
     RECIPE = "metfaces"
-    SOURCE_HINT = ("a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the raw images; get "
-                   "metfaces.json from https://github.com/NVlabs/metfaces-dataset (Google Drive folder)")
+    SOURCE = SourceSpec(
+        files=("metfaces.json",),
+        hint=("a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the raw images; get "
+              "metfaces.json from https://github.com/NVlabs/metfaces-dataset (Google Drive folder)"),
+    )
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "obj_id": "The Met's object id",
@@ -81,33 +85,35 @@ class MetFaces(ArtfaceBuilder):
         return {"obj_id": s, "title": s, "artist": s, "meta_url": s, "face_idx": datasets.Value("int32")}
 
     def read_records(self) -> Iterator[Record]:
-        text, base = self.source_text("metfaces.json")
-        items = parse_metfaces(text)
-        local_base = base if not url_scheme(base) else None
+        src = self.source()
+        name = src.named or "metfaces.json"
+        items = parse_metfaces(src.read_text(name))
         for item in items:
             spec = item["face_spec"]
             shrink = float(spec.get("shrink", 1) or 1)
             stem = safe_name(PurePosixPath(item["image_path"]).stem)
-            image_url, md5 = item["source_url"], None
-            if local_base and item.get("source_path"):
-                try:
-                    raw = safe_join(local_base, item["source_path"])
+            fetch, md5 = locations.url(item["source_url"]), None
+            if src.local and item.get("source_path"):
+                try:  # the raw file is in the user's unprocessed/: use it, checked against source_md5
+                    raw = src.file(item["source_path"])
                 except ValueError as exc:  # never follow a path out of the user's folder
                     log.warning("metfaces %s: ignoring source_path: %s", stem, exc)
-                    raw = None
-                if raw is not None and raw.is_file():  # the raw file is here: use it and check it is the one MetFaces used
-                    image_url, md5 = os.fspath(raw), item.get("source_md5")
+                else:
+                    if Path(raw.target).is_file():
+                        fetch, md5 = raw, item.get("source_md5")
             title, artist = item.get("title") or "", item.get("artist_display_name") or ""
             rect = spec.get("rect")
+            obj_id = str(item["obj_id"])
             yield Record(
                 id=stem,
                 split="train",
-                image_url=image_url,
-                source_url=item.get("source_url"),
+                fetch=fetch,
+                image_url=item["source_url"],
+                source_url=f"https://www.metmuseum.org/art/collection/search/{obj_id}" if obj_id.isdigit() else None,
                 points=source_landmarks(spec),
                 bbox=[v * shrink for v in rect] if rect else None,
                 md5=md5,
-                fields={"obj_id": str(item["obj_id"]), "title": title, "artist": artist, "meta_url": item.get("meta_url"),
+                fields={"obj_id": obj_id, "title": title, "artist": artist, "meta_url": locations.public_url(item.get("meta_url")),
                         "face_idx": int(item.get("face_idx", 0))},
                 captions=[f"{title}, by {artist}" if artist else title] if title else [],
             )

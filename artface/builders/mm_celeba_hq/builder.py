@@ -17,8 +17,12 @@ import datasets
 import numpy as np
 from PIL import Image
 
+from ...failures import RecordFailure
 from ...licenses import LicensePolicy
+from ...locations import read_file
+from ...pipeline import Stage, Work
 from ...records import Record
+from ...sources import MetadataError, SourceSpec, decode_text, split_lines
 from .._base import ArtfaceBuilder, ArtfaceConfig
 
 log = logging.getLogger(__name__)
@@ -62,21 +66,26 @@ def load_name_list(path: Path) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else x for x in obj]
 
 
-def parse_attributes(text: str) -> tuple[list[str], dict[str, list[bool]]]:
-    lines = text.splitlines()
+def parse_attributes(text: str, name: str = "CelebAMask-HQ-attribute-anno.txt") -> tuple[list[str], dict[str, list[bool]]]:
+    lines = split_lines(text)
     if len(lines) < 2:
-        raise ValueError("CelebAMask-HQ-attribute-anno.txt: expected a count line and a names line")
+        raise MetadataError(f"{name}: expected a count line and a names line")
     names = lines[1].split()
     if len(names) != 40:
-        raise ValueError(f"CelebAMask-HQ-attribute-anno.txt: expected 40 attribute names, found {len(names)}")
+        raise MetadataError(f"{name} line 2: expected 40 attribute names, found {len(names)}")
     rows = {}
     for n, line in enumerate(lines[2:], start=3):
         parts = line.split()
         if not parts:
             continue
         if len(parts) != 41:
-            raise ValueError(f"CelebAMask-HQ-attribute-anno.txt line {n}: expected a name and 40 values, got {len(parts) - 1}")
-        rows[Path(parts[0]).stem] = [v == "1" for v in parts[1:]]
+            raise MetadataError(f"{name} line {n}: expected a name and 40 values, got {len(parts) - 1}")
+        if any(v not in ("1", "-1", "0") for v in parts[1:]):
+            raise MetadataError(f"{name} line {n}: attribute values must be 1, -1 or 0")
+        stem = Path(parts[0]).stem
+        if stem in rows:
+            raise MetadataError(f"{name} line {n}: {parts[0]} appears twice")
+        rows[stem] = [v == "1" for v in parts[1:]]
     return names, rows
 
 
@@ -88,7 +97,14 @@ def merge_masks(folder: Path, k: int) -> bytes | None:
         p = sub / f"{k:05d}_{part}.png"
         if not p.is_file():
             continue
-        m = np.asarray(Image.open(p).convert("L")) > 127
+        try:
+            m = np.asarray(Image.open(io.BytesIO(read_file(str(p)))).convert("L")) > 127
+        except RecordFailure as exc:
+            raise RecordFailure("corrupt_mask", f"{p.name}: {exc.detail}") from None
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise RecordFailure("corrupt_mask", f"{p.name}: {type(exc).__name__}: {exc}") from None
+        if label is not None and m.shape != label.shape:
+            raise RecordFailure("corrupt_mask", f"{p.name}: {m.shape[1]}x{m.shape[0]} differs from the other parts")
         if label is None:
             label = np.zeros(m.shape, dtype=np.uint8)
         label[m] = idx
@@ -113,6 +129,8 @@ class MMCelebAHQ(ArtfaceBuilder):
     HOMEPAGE = UPSTREAM
     DESCRIPTION = "CelebA-HQ faces with segmentation masks, sketches, 10 captions each and 40 attributes (manual download)."
     FOLDER = Path(__file__).parent
+    SOURCE = SourceSpec(manual=True, hint=f"the folder with your unpacked downloads (--source, or data_dir=); get them from "
+                                          f"{UPSTREAM} and CelebAMask-HQ")
     FIELD_DOCS = {
         "mask": f"label map: {', '.join(f'{i} {n}' for i, n in enumerate(MASK_NAMES))}",
         "sketch": "the sketch image of the face",
@@ -135,11 +153,7 @@ class MMCelebAHQ(ArtfaceBuilder):
 
     # -- layout ------------------------------------------------------------------------------
     def _root(self) -> Path:
-        d = self.config.data_dir or self.config.source
-        if not d:
-            raise FileNotFoundError(f"mm_celeba_hq is a manual download: pass data_dir= (the folder with your unpacked "
-                                    f"downloads). Get them from {UPSTREAM} and CelebAMask-HQ.")
-        return Path(d)
+        return Path(self.source().root)
 
     def _check_layout(self) -> dict[str, Path]:
         root = self._root()
@@ -160,11 +174,12 @@ class MMCelebAHQ(ArtfaceBuilder):
         return found
 
     def _attribute_names(self) -> list[str]:
-        p = self._root() / LAYOUT["attributes"][0] if (self.config.data_dir or self.config.source) else None
+        src = self.config.source or self.config.data_dir
+        p = self._root() / LAYOUT["attributes"][0] if src else None
         if p is not None and p.is_file():
             with open(p, "rb") as f:
                 f.readline()
-                return f.readline().decode().split()
+                return f.readline().decode("utf-8", "replace").split()
         return DEFAULT_ATTRIBUTES
 
     def _splits(self, found: dict[str, Path]) -> dict[str, list[str]]:
@@ -177,47 +192,59 @@ class MMCelebAHQ(ArtfaceBuilder):
 
     def read_records(self) -> Iterator[Record]:
         found = self._check_layout()
-        names, attrs = parse_attributes(found["attributes"].read_bytes().decode()) if "attributes" in found else ([], {})
+        src = self.source()
+        attr_file = LAYOUT["attributes"][0]
+        names, attrs = parse_attributes(src.read_text(attr_file), src.where(attr_file)) if "attributes" in found else ([], {})
         no_caption = 0
         for split, stems in self._splits(found).items():
-            for stem in stems:
+            for n, stem in enumerate(stems):
                 stem = Path(stem).stem
                 if not stem.isdigit():
-                    raise ValueError(f"mm_celeba_hq {split} list: {stem!r} is not an image index")
+                    raise MetadataError(f"{found[f'{split}_split']} item {n}: {stem!r} is not an image index")
                 captions = []
                 if "captions" in found:
-                    cap = found["captions"] / f"{stem}.txt"
-                    if cap.is_file():
-                        captions = [c.strip() for c in cap.read_bytes().decode("utf-8", "replace").splitlines() if c.strip()]
+                    cap = f"{LAYOUT['captions'][0]}/{stem}.txt"
+                    if (found["captions"] / f"{stem}.txt").is_file():
+                        captions = [c.strip() for c in split_lines(decode_text(src.read_bytes(cap), src.where(cap))) if c.strip()]
                     else:
                         no_caption += 1
                 values = attrs.get(stem)
                 yield Record(
                     id=stem,
                     split=split,
-                    image_url=str(found["image"] / f"{stem}.jpg"),
-                    fields={**({n: (values[i] if values else None) for i, n in enumerate(names or self._attribute_names())}),
-                            "mask": None, "sketch": None},
+                    fetch=src.file(f"{LAYOUT['image'][0]}/{stem}.jpg"),
+                    fields={n: (values[i] if values else None) for i, n in enumerate(names or self._attribute_names())},
                     captions=captions,
                 )
         if no_caption:
             log.warning("mm_celeba_hq: %d images have no caption file; their captions are empty", no_caption)
 
-    def make_row(self, rec: Record, geometry: dict, image: bytes | None) -> dict:
-        row = super().make_row(rec, geometry, image)
-        root = self._root()
-        k = int(rec.id)
-        mask_dir = root / LAYOUT["mask"][0]
+    # -- per-record stages: a corrupt mask or sketch fails that record, not the build ----------
+    def extra_stages(self) -> list[Stage]:
+        return [Stage("mask", self._mask_stage), Stage("sketch", self._sketch_stage)]
+
+    def _mask_stage(self, w: Work) -> None:
+        mask_dir = self._root() / LAYOUT["mask"][0]
         if mask_dir.is_dir():
-            m = merge_masks(mask_dir, k)
-            row["mask"] = {"bytes": m, "path": f"{rec.id}_mask.png"} if m else None
-        sk_dir = root / LAYOUT["sketch"][0]
+            m = merge_masks(mask_dir, int(w.rec.id))
+            if m is not None:
+                w.blobs["mask"] = m
+
+    def _sketch_stage(self, w: Work) -> None:
+        sk_dir = self._root() / LAYOUT["sketch"][0]
         for ext in ("png", "jpg"):
-            p = sk_dir / f"{rec.id}.{ext}"
+            p = sk_dir / f"{w.rec.id}.{ext}"
             if p.is_file():
-                row["sketch"] = {"bytes": p.read_bytes(), "path": p.name}
-                break
-        return row
+                try:
+                    data = read_file(str(p))
+                    with Image.open(io.BytesIO(data)) as im:
+                        im.load()  # a truncated or corrupt sketch fails here, not when a user reads the row
+                except RecordFailure as exc:
+                    raise RecordFailure("corrupt_sketch", f"{p.name}: {exc.detail}") from None
+                except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                    raise RecordFailure("corrupt_sketch", f"{p.name}: {type(exc).__name__}: {exc}") from None
+                w.blobs["sketch"] = data
+                return
 
 
 DEFAULT_ATTRIBUTES = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image, ImageFilter
 
-from ...fetch import Fetcher, FetchConfig, read_bytes, url_scheme
+from ... import locations
 from ...licenses import LicensePolicy
+from ...pipeline import Stage, Work
 from ...records import Record
-from .._base import ArtfaceBuilder, ArtfaceConfig, cache_root
+from ...sources import MetadataError, SourceSpec, decode_text
+from .._base import ArtfaceBuilder, ArtfaceConfig
 
+log = logging.getLogger(__name__)
 META = Path(__file__).parent / "metadata"
 MOVEMENTS = [line.split(",")[0] for line in (META / "stats.face.csv").read_text().splitlines()[1:] if line and not line.startswith("All")]
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
@@ -80,6 +84,9 @@ class WikiArtFace(ArtfaceBuilder):
     HOMEPAGE = "https://github.com/asahi417/wikiart-crawler"
     DESCRIPTION = "Faces from WikiArt portraits of 15 art movements, with movement, artist and WikiArt metadata."
     FOLDER = Path(__file__).parent
+    SOURCE = SourceSpec(hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
+                             "Hub parquet (asahi417/wikiart-face), a CSV of portrait URLs (url,movement[,artist,title]), or a "
+                             "folder <movement>/<artist>/<image>")
     FIELD_DOCS = {
         "movement": "art movement (15 WikiArt styles)",
         "artist": "artist name or WikiArt slug",
@@ -105,77 +112,95 @@ class WikiArtFace(ArtfaceBuilder):
         return {"movement": datasets.ClassLabel(names=MOVEMENTS), "artist": s, "title": s, "year": datasets.Value("int32"),
                 "styles": datasets.List(s), "genres": datasets.List(s), "wikiart_url": s}
 
-    def fingerprint_extra(self) -> str:
-        return f"blur={self.config.blur}"
+    def extra_stages(self) -> list[Stage]:
+        return [Stage("blur", self._blur)] if self.config.blur else []
 
-    def finish_image(self, img: Image.Image) -> Image.Image:
-        return circle_blur(img) if self.config.blur else img
+    @staticmethod
+    def _blur(w: Work) -> None:
+        w.image = circle_blur(w.image)
 
     # -- sources -----------------------------------------------------------------------------
     def read_records(self) -> Iterator[Record]:
-        src = self.config.source
-        if not src:
-            raise FileNotFoundError("wikiart_face needs source=: image_face.zip / image_face_blur.zip, the Hub parquet "
-                                    "(asahi417/wikiart-face), a CSV of portrait URLs, or a folder <movement>/<artist>/<image>")
-        low = src.lower().split("?")[0]
-        if low.endswith(".zip"):
-            yield from self._from_zip(src)
-        elif low.endswith(".parquet") or (not url_scheme(src) and Path(src).is_dir() and any(Path(src).rglob("*.parquet"))):
+        src = self.source()
+        named = (src.named or "").lower()
+        if named.endswith(".zip"):
+            yield from self._from_zip(src.download(src.named))
+        elif named.endswith(".parquet") or (not named and src.local and any(Path(src.root).rglob("*.parquet"))):
             yield from self._from_parquet(src)
-        elif low.endswith(".csv"):
+        elif named.endswith(".csv"):
             yield from self._from_csv(src)
-        elif not url_scheme(src) and Path(src).is_dir():
-            yield from self._from_folder(Path(src))
+        elif not named and src.local:
+            yield from self._from_folder(Path(src.root))
         else:
-            raise ValueError(f"wikiart_face: cannot tell what {src!r} is (want .zip, .parquet, .csv or a folder)")
+            raise MetadataError(f"wikiart_face: cannot tell what {src.where(src.named)} is (want .zip, .parquet, .csv or a folder)")
 
     def _record(self, rid: str, movement: str | None, artist: str | None, **kw) -> Record:
         fields = {"movement": MOVEMENTS.index(movement) if movement else -1, "artist": artist, "title": kw.pop("title", None),
                   "year": kw.pop("year", None), "styles": kw.pop("styles", []), "genres": kw.pop("genres", []),
-                  "wikiart_url": kw.pop("wikiart_url", None)}
+                  "wikiart_url": locations.public_url(kw.pop("wikiart_url", None))}
         return Record(id=rid, split="train", fields=fields, captions=caption(movement, artist), **kw)
 
-    def _from_zip(self, src: str) -> Iterator[Record]:
-        with Fetcher(FetchConfig(retries=2, max_bytes=8 * 2**30, cache_dir=cache_root() / "fetch")) as fetcher:
-            data = read_bytes(src, fetcher)
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            for name in sorted(zf.namelist()):
-                path = PurePosixPath(name)
-                if name.endswith("/") or path.suffix.lower() not in IMAGE_EXT or path.name.startswith("."):
-                    continue
-                movement = next((p for p in reversed(path.parts[:-1]) if p in MOVEMENTS), None)
-                artists = sorted(artists_of(movement), key=len, reverse=True) if movement else []
-                artist = next((a for a in artists if path.stem.startswith(a)), None)
-                yield self._record(path.stem if movement is None else f"{movement}/{path.stem}", movement, artist,
-                                   image_url=f"{src}#{name}", data=zf.read(name))
+    def _from_zip(self, path: Path) -> Iterator[Record]:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = sorted(zf.namelist())
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise MetadataError(f"{path.name}: not a readable zip ({exc})") from None
+        for name in names:
+            p = PurePosixPath(name)
+            if name.endswith("/") or p.suffix.lower() not in IMAGE_EXT or p.name.startswith("."):
+                continue
+            movement = next((m for m in reversed(p.parts[:-1]) if m in MOVEMENTS), None)
+            artists = sorted(artists_of(movement), key=len, reverse=True) if movement else []
+            artist = next((a for a in artists if p.stem.startswith(a)), None)
+            yield self._record(p.stem if movement is None else f"{movement}/{p.stem}", movement, artist,
+                               fetch=locations.zip_member(path, name))
 
-    def _from_parquet(self, src: str) -> Iterator[Record]:
-        files = [src] if src.lower().endswith(".parquet") else sorted(str(p) for p in Path(src).rglob("*.parquet"))
+    def _from_parquet(self, src) -> Iterator[Record]:
+        if src.named:
+            files = [src.named]
+        else:
+            files = sorted(q.relative_to(src.root).as_posix() for q in Path(src.root).rglob("*.parquet"))
         for f in files:
-            table = pq.read_table(f) if not url_scheme(f) else pq.read_table(io.BytesIO(read_bytes(f)))
-            for row in table.to_pylist():
+            where = src.where(f)
+            try:
+                table = pq.read_table(io.BytesIO(src.read_bytes(f, max_bytes=8 * 2**30)))
+            except (OSError, ValueError) as exc:
+                raise MetadataError(f"{where}: not a readable parquet file ({exc})") from None
+            for n, row in enumerate(table.to_pylist()):
                 styles = list(row.get("styles") or [])
                 movement = row.get("group") if row.get("group") in MOVEMENTS else next(
                     (m for m in map(movement_from_style, styles) if m), None)
                 img = row.get("image") or {}
+                if not isinstance(img, dict) or not isinstance(img.get("bytes"), bytes):
+                    raise MetadataError(f"{where} row {n}: no image bytes")
                 year = row.get("completitionYear")
-                yield self._record(str(row.get("id") or img.get("path")), movement, row.get("artistName"),
-                                   image_url=row.get("url"), data=img.get("bytes"), title=row.get("title"),
-                                   year=int(year) if year else None, styles=styles, genres=list(row.get("genres") or []),
-                                   wikiart_url=row.get("url"), source_url=row.get("artistUrl"))
+                rid = str(row.get("id") or img.get("path") or n)
+                yield self._record(rid, movement, row.get("artistName"), fetch=locations.inline(img["bytes"], rid),
+                                   image_url=None, source_url=row.get("url"), title=row.get("title"),
+                                   year=int(year) if isinstance(year, (int, float)) or (isinstance(year, str) and year.isdigit()) else None,
+                                   styles=styles, genres=list(row.get("genres") or []), wikiart_url=row.get("url"))
 
-    def _from_csv(self, src: str) -> Iterator[Record]:
-        text = read_bytes(src).decode("utf-8-sig")
-        reader = csv.DictReader(io.StringIO(text))
-        missing = {"url", "movement"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{src}: the CSV needs columns url, movement (and optionally artist, title); missing {sorted(missing)}")
-        for n, row in enumerate(reader, start=2):
-            if row["movement"] not in MOVEMENTS:
-                raise ValueError(f"{src} line {n}: unknown movement {row['movement']!r}; known: {', '.join(MOVEMENTS)}")
-            rid = f"{row['movement']}/{PurePosixPath(row['url'].split('?')[0]).stem}-{n}"
-            yield self._record(rid, row["movement"], row.get("artist") or None, image_url=row["url"], source_url=row["url"],
-                               title=row.get("title") or None)
+    def _from_csv(self, src) -> Iterator[Record]:
+        where = src.where(src.named)
+        text = decode_text(src.read_bytes(src.named), where)
+        csv.field_size_limit(1 << 20)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            missing = {"url", "movement"} - set(reader.fieldnames or [])
+            if missing:
+                raise MetadataError(f"{where} line 1: the CSV needs columns url, movement (and optionally artist, title); "
+                                    f"missing {sorted(missing)}")
+            for row in reader:
+                n = reader.line_num
+                if row["movement"] not in MOVEMENTS:
+                    raise MetadataError(f"{where} line {n}: unknown movement {row['movement']!r}; known: {', '.join(MOVEMENTS)}")
+                url = row["url"] or ""
+                rid = f"{row['movement']}/{safe_stem(url)}-{n}"
+                yield self._record(rid, row["movement"], row.get("artist") or None, fetch=locations.url(url), image_url=url,
+                                   source_url=url, title=row.get("title") or None)
+        except csv.Error as exc:
+            raise MetadataError(f"{where} line {reader.line_num}: {exc}") from None
 
     def _from_folder(self, root: Path) -> Iterator[Record]:
         for p in sorted(root.rglob("*")):
@@ -184,6 +209,20 @@ class WikiArtFace(ArtfaceBuilder):
             rel = p.relative_to(root).parts
             movement = rel[0] if rel[0] in MOVEMENTS else None
             if movement is None:
-                raise ValueError(f"{p}: folder layout is <movement>/<artist>/<image>; {rel[0]!r} is not one of {', '.join(MOVEMENTS)}")
+                raise MetadataError(f"{p}: folder layout is <movement>/<artist>/<image>; {rel[0]!r} is not one of {', '.join(MOVEMENTS)}")
             artist = rel[1] if len(rel) > 2 else None
-            yield self._record("/".join([*rel[:-1], p.stem]), movement, artist, image_url=str(p), source_url=str(p))
+            try:
+                loc = locations.local_file(root, p.relative_to(root).as_posix())
+            except ValueError:
+                log.warning("wikiart_face: skipping %s: a link out of the source folder", p)
+                continue
+            yield self._record("/".join([*rel[:-1], p.stem]), movement, artist, fetch=loc)
+
+
+def safe_stem(url: str) -> str:
+    from ...paths import safe_name
+
+    try:
+        return safe_name(PurePosixPath(url.split("?")[0]).stem or "image")
+    except ValueError:
+        return "image"

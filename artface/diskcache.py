@@ -1,0 +1,59 @@
+"""The one on-disk cache helper: sha256-keyed files written atomically.
+
+Serves the fetch cache (bodies by URL) and the work store (outcomes by record key); a reader
+never sees half a file, whichever process or thread wrote it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DiskCache:
+    """Files under ``root`` named by the sha256 of a key, one file per (key, suffix)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str, suffix: str = "") -> Path:
+        h = sha256_hex(key)
+        return self.root / h[:2] / f"{h}{suffix}"
+
+    def get(self, key: str, suffix: str = "") -> bytes | None:
+        try:
+            return self.path(key, suffix).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def has(self, key: str, suffix: str = "") -> bool:
+        return self.path(key, suffix).is_file()
+
+    def put(self, key: str, data: bytes, suffix: str = "") -> None:
+        atomic_write(self.path(key, suffix), data)
+
+    def delete(self, key: str, suffix: str = "") -> None:
+        self.path(key, suffix).unlink(missing_ok=True)
+
+
+def cache_root() -> Path:
+    """artface's cache folder: ``$ARTFACE_CACHE``, default ``~/.cache/artface`` (fetch/ and work/)."""
+    return Path(os.environ.get("ARTFACE_CACHE", Path.home() / ".cache" / "artface"))

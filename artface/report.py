@@ -1,0 +1,97 @@
+"""What a build did: the one report, written by the build next to its output as
+``artface_report.json`` and read by the CLI, the publisher and the card.
+
+Counts per split and reason, the failures, and provenance: which detector (and the sha256 of the
+model file that actually ran) found each face versus points from upstream, the recipe, size,
+warp and image format, the source (public URL, or "local" for the user's own files) and whether
+the build is a sample (``max_records``) of how many records.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import __version__
+from .failures import advice
+from .records import Record
+from .store import WorkStore
+
+REPORT_NAME = "artface_report.json"
+COUNTS = ("total", "written", "failed", "pending")
+
+
+def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
+                settings: dict, source: str | None, sample_of: int | None) -> dict:
+    """Counts and provenance of a build, from the records and their outcomes in the store.
+
+    ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
+    records upstream has when ``max_records`` cut the build, else None."""
+    splits: dict[str, dict] = {}
+    failures: list[dict] = []
+    points: Counter = Counter()
+    models: dict[str, str] = {}
+    for rec in records:
+        s = splits.setdefault(rec.split, {**{k: 0 for k in COUNTS}, "failed_by_reason": Counter()})
+        s["total"] += 1
+        if store is None:
+            s["written"] += 1
+            points["upstream" if rec.points is not None else "none"] += 1
+            continue
+        state, info = store.state(rec)
+        s[state] += 1
+        if state == "failed":
+            s["failed_by_reason"][info["reason"]] += 1  # type: ignore[index]
+            failures.append({**info, "split": rec.split})  # type: ignore[dict-item]
+        elif state == "written":
+            src = info.get("points_source") or "none"  # type: ignore[union-attr]
+            points[src] += 1
+            if info.get("detector_sha256"):  # type: ignore[union-attr]
+                models[src] = info["detector_sha256"]  # type: ignore[index]
+    by_reason: Counter = Counter()
+    for s in splits.values():
+        by_reason.update(s["failed_by_reason"])
+        s["failed_by_reason"] = dict(s["failed_by_reason"].most_common())
+    totals = {k: sum(s[k] for s in splits.values()) for k in COUNTS}
+    return {
+        "dataset": dataset,
+        "config": config,
+        "kind": kind,
+        **totals,
+        "failed_by_reason": dict(by_reason.most_common()),
+        "advice": advice(by_reason),
+        "splits": splits,
+        "failures": failures,
+        "provenance": {
+            "artface_version": __version__,
+            "source": source or "local",
+            "sample": sample_of is not None,
+            "sample_of": sample_of,
+            "points": dict(points.most_common()),
+            "detector_models": models,  # detector name -> sha256 of the model file that ran
+            **settings,
+        },
+    }
+
+
+def write_report(folder: str | Path, report: dict, previous: dict | None = None) -> Path:
+    """Write the report; ``built_at`` is kept from ``previous`` when the rows are the same
+    (a reused build), so re-publishing an unchanged build changes nothing."""
+    same = previous and all(previous.get(k) == report.get(k) for k in (*COUNTS, "provenance"))
+    report["built_at"] = previous["built_at"] if same and previous.get("built_at") else datetime.date.today().isoformat()
+    path = Path(folder) / REPORT_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return path
+
+
+def read_report(folder: str | Path) -> dict | None:
+    path = Path(folder) / REPORT_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None

@@ -1,0 +1,143 @@
+"""Where upstream data lives: one ``SourceSpec`` per dataset, one way to locate and read it.
+
+``--source`` (``source=``) is the same everywhere: a local folder or file, or an http(s) URL of a
+folder or file; without it, the dataset's default upstream (none for manual downloads). Metadata
+files are read by name, with a size limit, and decoded here so that errors name the file and
+line. Local files named by metadata are reached only through ``Source.file`` (inside the folder).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from .diskcache import cache_root
+from .failures import RecordFailure
+from .fetch import Fetcher, FetchConfig
+from .locations import Location, local_file, public_url, read_file
+
+#: metadata files larger than this are refused (the largest upstream file, AAHQ's JSON, is ~10 MB)
+MAX_METADATA_BYTES = 512 * 2**20
+
+
+class SourceError(FileNotFoundError):
+    """The upstream data cannot be located or read (one line: what, where, what to do)."""
+
+
+class MetadataError(ValueError):
+    """A metadata file is malformed: the message names the file, the line or record, and the problem."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    files: tuple[str, ...] = ()  # metadata files the builder reads by name
+    default: str | None = None  # upstream location used when no source is given
+    hint: str = ""  # what the source should point at, and where to get it
+    manual: bool = False  # a manual download: local only, no default
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (BOM allowed); an error names the file, the line and the byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MetadataError(f"{name} line {line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as upstream's readers number them: split at LF only (a CR before it is dropped), so
+    characters such as U+2028 inside a line never shift the numbering."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+class Source:
+    """A located upstream: a local folder or an http(s) base URL, optionally naming one file."""
+
+    def __init__(self, dataset: str, spec: SourceSpec, root: str, local: bool, named: str | None = None) -> None:
+        self.dataset, self.spec, self.root, self.local, self.named = dataset, spec, root, local, named
+
+    def __repr__(self) -> str:
+        return f"Source({self.where()})"
+
+    def where(self, name: str | None = None) -> str:
+        if name is None:
+            return self.root
+        return str(Path(self.root, name)) if self.local else f"{self.root.rstrip('/')}/{name.lstrip('/')}"
+
+    def public(self) -> str | None:
+        """The source as it may appear in a card: an http(s) URL, or None for the user's own files."""
+        return None if self.local else public_url(self.root)
+
+    def sub(self, folder: str) -> Source:
+        return Source(self.dataset, self.spec, self.where(folder), self.local)
+
+    def exists(self, name: str) -> bool:
+        if self.local:
+            return Path(self.where(name)).is_file()
+        with Fetcher(FetchConfig(retries=1, allow_private_hosts=True)) as f:
+            return f.fetch(self.where(name)).ok
+
+    def read_bytes(self, name: str, max_bytes: int = MAX_METADATA_BYTES) -> bytes:
+        where = self.where(name)
+        if self.local:
+            try:
+                return read_file(str(local_file(self.root, name).target), max_bytes)
+            except (RecordFailure, ValueError) as exc:
+                raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
+        with Fetcher(FetchConfig(retries=2, max_bytes=max_bytes, allow_private_hosts=True)) as f:
+            res = f.fetch(where)
+        if not res.ok:
+            raise SourceError(f"{self.dataset}: cannot read {where}: {res.status} {res.detail}".strip())
+        return res.data  # type: ignore[return-value]
+
+    def read_text(self, name: str, max_bytes: int = MAX_METADATA_BYTES) -> str:
+        return decode_text(self.read_bytes(name, max_bytes), self.where(name))
+
+    def download(self, name: str, max_bytes: int = 16 * 2**30) -> Path:
+        """A local path to file ``name``: itself when local, else downloaded once into the fetch cache."""
+        if self.local:
+            loc = local_file(self.root, name)
+            return Path(loc.target)
+        where = self.where(name)
+        cfg = FetchConfig(retries=2, max_bytes=max_bytes, cache_dir=cache_root() / "fetch", allow_private_hosts=True)
+        with Fetcher(cfg) as f:
+            res = f.fetch(where)
+            if not res.ok:
+                raise SourceError(f"{self.dataset}: cannot download {where}: {res.status} {res.detail}".strip())
+            return f.cache.path(where)  # type: ignore[union-attr]
+
+    def file(self, relative: str) -> Location:
+        """A file of the user's folder named by metadata (ValueError when it would leave the folder)."""
+        if not self.local:
+            raise ValueError(f"{self.dataset}: {relative!r} is a local path but the source is a URL")
+        return local_file(self.root, relative)
+
+
+def locate(dataset: str, spec: SourceSpec, source: str | os.PathLike | None) -> Source:
+    """The source the user gave (or the dataset's default upstream), checked and classified."""
+    src = str(source) if source else (None if spec.manual else spec.default)
+    if not src:
+        what = "is a manual download: pass" if spec.manual else "needs"
+        raise SourceError(f"{dataset} {what} --source (source=): {spec.hint}")
+    suffixes = {PurePosixPath(f).suffix for f in spec.files}
+    if public_url(src):
+        if spec.manual:
+            raise SourceError(f"{dataset} is a manual download: --source must be a local folder ({spec.hint})")
+        path = urlsplit(src).path
+        if PurePosixPath(path).suffix and PurePosixPath(path).suffix in suffixes | {".zip", ".parquet", ".csv"}:
+            base, _, name = src.split("?")[0].rpartition("/")
+            return Source(dataset, spec, base, local=False, named=name)
+        return Source(dataset, spec, src.rstrip("/"), local=False)
+    if "://" in src or "::" in src or src.startswith("file:"):
+        raise SourceError(f"{dataset}: --source must be a local folder or file, or an http(s) URL; got {src!r}")
+    p = Path(src).expanduser()
+    if p.is_file():
+        return Source(dataset, spec, str(p.resolve().parent), local=True, named=p.name)
+    if p.is_dir():
+        return Source(dataset, spec, str(p.resolve()), local=True)
+    raise SourceError(f"{dataset}: --source {src} does not exist. {spec.hint}")
