@@ -23,16 +23,18 @@ def serve_aahq(server, dead=DEAD) -> str:
     items = json.loads((FIXTURES / "AAHQ-dataset.json").read_text())
     for key, item in items.items():
         fx = item["_fixture"]
-        u = urlsplit(item["image_url"])
-        path = f"/{u.netloc}{u.path}"
         if key in dead:
-            item["image_url"] = server.add(path, kind="status", status=dead[key]) + "?" + u.query
+            item["image_url"] = server.mirror(item["image_url"], kind="status", status=dead[key])
         else:
-            item["image_url"] = server.add(path, astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG")) + "?" + u.query
+            item["image_url"] = server.mirror(item["image_url"], astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG"))
     return server.add("/aahq/AAHQ-dataset.json", json.dumps(items).encode())
 
 
 FAST = dict(fetch_timeout=2.0, fetch_retries=1)
+
+
+def contract_source(tmp_path, server, config: str) -> dict:
+    return {"source": serve_aahq(server, dead={})}
 
 
 def test_raw_name_rule():

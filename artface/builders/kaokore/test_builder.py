@@ -28,27 +28,24 @@ def serve_kaokore(server, bad: dict[str, str] = BAD, delay: float = 0.0) -> str:
     lines = (FIXTURES / "urls.txt").read_text().splitlines()
     local = []
     for i, url in enumerate(lines):
-        u = urlsplit(url)
-        path = f"/{u.netloc}{u.path}"
-        local.append(server.url + path)
         stem, body = f"{i:08d}", astronaut_face_crop(i)
         kind = bad.get(stem, "ok")
         if kind == "404":
-            server.add(path, kind="status", status=404)
+            local.append(server.mirror(url, kind="status", status=404))
         elif kind == "flaky":
-            server.add(path, body, kind="flaky", fail_codes=[500, 503])
+            local.append(server.mirror(url, body, kind="flaky", fail_codes=[500, 503]))
         elif kind == "stall":
-            server.add(path, body, kind="stall", delay=3.0)
+            local.append(server.mirror(url, body, kind="stall", delay=3.0))
         elif kind == "truncate":
-            server.add(path, body, kind="truncate")
+            local.append(server.mirror(url, body, kind="truncate"))
         elif kind == "corrupt":
-            server.add(path, b"\xff\xd8\xff\xe0 definitely not a jpeg")
+            local.append(server.mirror(url, b"\xff\xd8\xff\xe0 definitely not a jpeg"))
         elif kind == "blank":
-            server.add(path, blank())
+            local.append(server.mirror(url, blank()))
         elif delay:
-            server.add(path, body, kind="stall", delay=delay)
+            local.append(server.mirror(url, body, kind="stall", delay=delay))
         else:
-            server.add(path, body)
+            local.append(server.mirror(url, body))
     server.add("/meta/dataset_v1.3/urls.txt", ("\n".join(local) + "\n").encode())
     for name in ("labels.csv", "original_tags.txt"):
         server.add(f"/meta/dataset_v1.3/{name}", (FIXTURES / name).read_bytes())
@@ -56,6 +53,11 @@ def serve_kaokore(server, bad: dict[str, str] = BAD, delay: float = 0.0) -> str:
 
 
 FAST = dict(fetch_timeout=0.5, fetch_retries=2, concurrency=8)
+
+
+def contract_source(tmp_path, server, config: str) -> dict:
+    """Options that build every config from the fixtures (the shared builder contract test)."""
+    return {"source": serve_kaokore(server, bad={})}
 
 
 def test_parsers_keep_line_index_and_japanese_tags():

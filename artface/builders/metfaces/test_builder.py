@@ -26,12 +26,16 @@ def make_source(tmp_path: Path, server, local=(0, 1, 2), bad_md5=(2,)) -> Path:
         fx = item["_fixture"]
         data = astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]))
         item["source_md5"] = hashlib.md5(data).hexdigest() if i not in bad_md5 else "f" * 32
-        u = urlsplit(item["source_url"])
-        item["source_url"] = server.add(f"/{u.netloc}{u.path}", data)
+        item["source_url"] = server.mirror(item["source_url"], data)
         if i in local:
             (root / item["source_path"]).write_bytes(data)
     (root / "metfaces.json").write_text(json.dumps(items))
     return root
+
+
+def contract_source(tmp_path, server, config: str) -> dict:
+    """A user's download with some raw files local and the rest online (the shared contract test)."""
+    return {"source": str(make_source(tmp_path, server, local=(0, 1), bad_md5=()))}
 
 
 def test_urls_config_has_landmarks_and_captions(http_server, tmp_path):

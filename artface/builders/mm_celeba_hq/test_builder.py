@@ -56,6 +56,10 @@ def make_layout(root: Path, swap: bool = False, skip: tuple[str, ...] = ()) -> P
     return root
 
 
+def contract_source(tmp_path, server, config: str) -> dict:
+    return {"data_dir": str(make_layout(tmp_path / "mm"))}
+
+
 def test_full_layout_builds_every_modality(tmp_path):
     root = make_layout(tmp_path / "mm")
     b = load_builder("mm_celeba_hq", data_dir=str(root), cache_dir=str(tmp_path / "hf"))

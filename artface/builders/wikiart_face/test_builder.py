@@ -74,6 +74,15 @@ def serve_portraits(server) -> str:
     return server.add("/lists/portraits.csv", ("\n".join(lines) + "\n").encode())
 
 
+def contract_source(tmp_path, server, config: str) -> dict:
+    """released: the release zip as the user downloaded it (local); rebuild/urls: a portrait CSV."""
+    if config == "released":
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "image_face.zip").write_bytes(release_zip())
+        return {"source": str(tmp_path / "image_face.zip")}
+    return {"source": serve_portraits(server)}
+
+
 def test_rebuild_with_and_without_blur(http_server, tmp_path):
     src = serve_portraits(http_server)
     plain = load_builder("wikiart_face", "rebuild", source=src, cache_dir=str(tmp_path / "a"), fetch_retries=0)

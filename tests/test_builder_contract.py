@@ -1,0 +1,94 @@
+"""The builder contract, for every registered dataset and config (in the spirit of TFDS's
+``DatasetBuilderTestCase``): it builds from its folder's fixtures (``contract_source`` in the
+dataset's test module), streaming gives the Arrow rows, ``urls`` fetches no pixels, no public
+column holds a local path, ``file:``, zip member or ``hf://`` string, and the report adds up."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+
+import datasets
+import numpy as np
+import pytest
+
+from artface.builders import BUILDERS, builder_class, load_builder
+from artface.locations import public_url
+
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp", ".tif")
+CASES = [(name, cfg.name) for name in BUILDERS for cfg in builder_class(name).BUILDER_CONFIGS]
+PIXEL_OPTS = dict(size=64, max_records=5, fetch_timeout=2.0, fetch_retries=0, concurrency=4)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _plain(row: dict) -> dict:
+    """Row values with images as arrays and floats as float32 (streamed rows are not cast)."""
+    out = {}
+    for k, v in row.items():
+        if hasattr(v, "size") and hasattr(v, "mode"):
+            out[k] = [list(v.size), hashlib.sha256(np.asarray(v).tobytes()).hexdigest()]
+        else:
+            out[k] = np.asarray(v, dtype=np.float32).tolist() if isinstance(v, float) else v
+    return out
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= 1e-4 * max(1.0, abs(a))
+    return a == b
+
+
+@pytest.mark.parametrize("name,config", CASES)
+def test_builder_contract(name, config, http_server, tmp_path):
+    module = importlib.import_module(f"artface.builders.{name}.test_builder")
+    options = module.contract_source(tmp_path / "src", http_server, config)
+    kind = next(c.kind for c in builder_class(name).BUILDER_CONFIGS if c.name == config)
+    extra = PIXEL_OPTS if kind != "urls" else {}
+    b = load_builder(name, config, cache_dir=str(tmp_path / "hf"), **options, **extra)
+    assert b.info.features is not None and "id" in b.info.features
+    assert ("image" in b.info.features) == (kind != "urls")
+    b.download_and_prepare()
+    built = b.as_dataset()
+
+    # the report adds up, and matches the rows
+    rep = b.report()
+    assert rep["total"] == rep["written"] + rep["failed"] + rep["pending"] and rep["pending"] == 0
+    assert rep["written"] == sum(len(d) for d in built.values()) > 0
+    assert sum(s["total"] for s in rep["splits"].values()) == rep["total"]
+    assert sum(rep["failed_by_reason"].values()) == rep["failed"] == len(rep["failures"])
+
+    # urls configs fetch no pixels
+    if kind == "urls":
+        fetched = [p for _, p in http_server.log if p.lower().endswith(IMAGE_EXT)]
+        assert not fetched, f"{name}/{config} fetched pixels: {fetched[:3]}"
+
+    # nothing of this machine in a public column
+    local = str(tmp_path)
+    for split, ds in built.items():
+        for row in ds.cast_column("image", datasets.Image(decode=False)) if "image" in ds.features else ds:
+            for col in ("image_url", "source_url"):
+                assert row[col] is None or public_url(row[col]) == row[col], (col, row[col])
+            for s in _strings(row):
+                assert local not in s and not s.startswith(("file:", "hf://", "/")) and "::" not in s, (split, s[:200])
+
+    # streaming gives the same rows
+    streamed = load_builder(name, config, cache_dir=str(tmp_path / "hf-s"), **options, **extra).as_streaming_dataset()
+    assert set(streamed) == set(built)
+    for split in built:
+        a = [_plain(r) for r in built[split]]
+        s = [_plain(r) for r in streamed[split]]
+        assert [r["id"] for r in a] == [r["id"] for r in s]
+        assert all(_close(x, y) for x, y in zip(a, s)), f"{name}/{config}/{split}: streamed rows differ"
