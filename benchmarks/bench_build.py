@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=400)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    os.environ["ARTFACE_ALLOW_PRIVATE_HOSTS"] = "1"  # the benchmark's upstream is a 127.0.0.1 server
     server = FixtureServer().start()
     src = serve(server, args.n)
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,6 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=2000)
     args = ap.parse_args()
+    os.environ["ARTFACE_ALLOW_PRIVATE_HOSTS"] = "1"  # the benchmark's upstream is a 127.0.0.1 server
     server = FixtureServer().start()
     src = serve(server, args.n)
     with tempfile.TemporaryDirectory() as tmp:
