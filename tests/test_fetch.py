@@ -84,3 +84,37 @@ def test_safe_names():
     with pytest.raises(ValueError, match="leaves"):
         safe_join("/tmp/base", "/etc/passwd")
     assert safe_join("/tmp/base", "unprocessed/a.png").name == "a.png"
+
+
+# -- hostile servers: every one ends as that URL's failure, never an exception -------------------
+
+def test_redirect_loop_broken_encoding_and_bad_urls_are_failures(http_server, fetcher):
+    loop = http_server.add("/loop-a", kind="redirect", location="/loop-b")
+    http_server.add("/loop-b", kind="redirect", location="/loop-a")
+    assert fetcher.fetch(loop).status == "redirect_loop"
+    gz = http_server.add("/gz", b"this is not gzip at all", kind="raw", headers={"Content-Encoding": "gzip"})
+    assert fetcher.fetch(gz).status == "decoding_error"
+    for bad in ("http://[::1/x.jpg", "http://exa mple.com/x.jpg", "https://" + "a" * 300 + ".com/x.jpg", "http:///x.jpg"):
+        r = fetcher.fetch(bad)
+        assert not r.ok and r.status in ("invalid_url", "unsupported_url", "connection_error"), (bad, r.status)
+
+
+def test_redirects_stay_on_http(http_server, fetcher, tmp_path):
+    (tmp_path / "secret.txt").write_bytes(b"secret")
+    to_file = http_server.add("/to-file", kind="redirect", location=f"file://{tmp_path}/secret.txt")
+    r = fetcher.fetch(to_file)
+    assert r.status == "redirect_refused" and r.data is None
+    ok = http_server.add("/img.jpg", b"pixels")
+    hop = http_server.add("/hop", kind="redirect", location=ok)
+    assert fetcher.fetch(hop).data == b"pixels"
+
+
+def test_private_addresses_refused_unless_allowed(http_server, tmp_path, monkeypatch):
+    monkeypatch.delenv("ARTFACE_ALLOW_PRIVATE_HOSTS")
+    url = http_server.add("/local.jpg", b"from the user's own network")
+    with Fetcher(FetchConfig(retries=0)) as strict:
+        r = strict.fetch(url)
+        assert r.status == "redirect_refused" and "ARTFACE_ALLOW_PRIVATE_HOSTS" in r.detail
+    assert http_server.hits("/local.jpg") == 0, "no request was sent"
+    with Fetcher(FetchConfig(retries=0, allow_private_hosts=True)) as allowing:
+        assert allowing.fetch(url).ok

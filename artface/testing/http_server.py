@@ -2,7 +2,8 @@
 
 Routes map a path to a behaviour: ``ok`` (bytes), ``status`` (a code), ``flaky`` (fail with
 the given codes first, then serve), ``stall`` (sleep longer than the client's timeout),
-``truncate`` (announce the full length, send part, close). Every request is logged.
+``truncate`` (announce the full length, send part, close), ``redirect`` (to ``location``) and
+``raw`` (any status and headers, e.g. a broken Content-Encoding). Every request is logged.
 """
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from urllib.parse import urlsplit
 
 @dataclass
 class Route:
-    kind: str = "ok"  # ok | status | flaky | stall | truncate
+    kind: str = "ok"  # ok | status | flaky | stall | truncate | redirect | raw
     body: bytes = b""
     status: int = 200
     fail_codes: list[int] = field(default_factory=list)  # for flaky
     delay: float = 0.0  # for stall
     content_type: str = "application/octet-stream"
+    location: str = ""  # for redirect: the Location header
+    headers: dict = field(default_factory=dict)  # for raw: extra headers sent as given
     hits: int = 0
 
 
@@ -97,6 +100,20 @@ class FixtureServer:
         if route.kind == "stall":
             time.sleep(route.delay)
             return self._send(h, 200, route.body, route.content_type)
+        if route.kind == "redirect":
+            h.send_response(route.status if route.status != 200 else 302)
+            h.send_header("Location", route.location)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
+        if route.kind == "raw":  # hostile headers, e.g. a Content-Encoding the body does not have
+            h.send_response(route.status)
+            for k, v in route.headers.items():
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(route.body)))
+            h.end_headers()
+            h.wfile.write(route.body)
+            return None
         if route.kind == "truncate":
             h.send_response(200)
             h.send_header("Content-Type", route.content_type)
