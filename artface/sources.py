@@ -46,6 +46,43 @@ def decode_text(data: bytes, name: str) -> str:
         raise MetadataError(f"{name} line {line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
+def parse_json(text: str, name: str):
+    """JSON whose errors name the file, line and column, and whose duplicate keys are errors
+    (Python's json keeps the last silently, which would drop records)."""
+    import json
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        out: dict = {}
+        for k, v in items:
+            if k in out:
+                raise MetadataError(f"{name}: duplicate key {k!r}")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise MetadataError(f"{name} line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise MetadataError(f"{name}: JSON nested too deeply") from None
+
+
+def point_pairs(value: object, n: int, where: str) -> list[list[float]]:
+    """``n`` finite (x, y) number pairs, or a MetadataError naming ``where``."""
+    import math
+
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise MetadataError(f"{where}: expected {n} points, got {type(value).__name__}"
+                            f"{f' of {len(value)}' if isinstance(value, (list, tuple)) else ''}")
+    out = []
+    for i, p in enumerate(value):
+        if (not isinstance(p, (list, tuple)) or len(p) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)):
+            raise MetadataError(f"{where}: point {i} must be two finite numbers, got {str(p)[:60]}")
+        out.append([float(p[0]), float(p[1])])
+    return out
+
+
 def split_lines(text: str) -> list[str]:
     """Lines as upstream's readers number them: split at LF only (a CR before it is dropped), so
     characters such as U+2028 inside a line never shift the numbering."""

@@ -7,7 +7,6 @@ and landmarks only; many URLs are dead, and those records end in the failure rep
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from ... import locations
 from ...licenses import LicensePolicy
 from ...records import Record
 from ...schema import point_list
-from ...sources import SourceSpec
+from ...sources import MetadataError, SourceSpec, parse_json, point_pairs
 from .._base import ArtfaceBuilder, ArtfaceConfig
 
 POINTS = ("eye_left", "eye_right", "mouth_left", "mouth_right")
@@ -29,16 +28,24 @@ def raw_name(url: str) -> str:
     return "_".join(PurePosixPath(urlsplit(url).path).parts[-5:])
 
 
-def parse_aahq(text: str) -> list[tuple[str, dict]]:
-    data = json.loads(text)
+def parse_aahq(text: str, name: str = "AAHQ-dataset.json") -> list[tuple[str, dict]]:
+    """(aligned name, record) pairs; duplicate keys, wrong types and bad points name the record."""
+    data = parse_json(text, name)
     if not isinstance(data, dict):
-        raise ValueError("AAHQ-dataset.json must be an object keyed by aligned file name")
+        raise MetadataError(f"{name}: must be an object keyed by aligned file name, got {type(data).__name__}")
     out = []
     for key, item in data.items():
+        where = f"{name} record {key!r}"
+        if not isinstance(item, dict):
+            raise MetadataError(f"{where}: expected an object, got {type(item).__name__}")
+        lm = item.get("landmarks")
         missing = [k for k in ("image_url", "landmarks") if k not in item]
-        missing += [f"landmarks.{p}" for p in POINTS if p not in item.get("landmarks", {})]
+        missing += [f"landmarks.{p}" for p in POINTS if not isinstance(lm, dict) or p not in lm]
         if missing:
-            raise ValueError(f"AAHQ-dataset.json record {key!r}: missing {missing}")
+            raise MetadataError(f"{where}: missing {missing}")
+        if not isinstance(item["image_url"], str):
+            raise MetadataError(f"{where}: image_url must be a string")
+        point_pairs([lm[p] for p in POINTS], 4, f"{where} landmarks")
         out.append((key, item))
     return out
 
@@ -79,10 +86,11 @@ class AAHQ(ArtfaceBuilder):
 
     def read_records(self) -> Iterator[Record]:
         src = self.source()
-        items = parse_aahq(src.read_text(src.named or "AAHQ-dataset.json"))
+        name = src.named or "AAHQ-dataset.json"
+        items = parse_aahq(src.read_text(name), src.where(name))
         for key, item in items:
             lm = item["landmarks"]
-            points = [[float(v) for v in lm[p]] for p in POINTS]
+            points = point_pairs([lm[p] for p in POINTS], 4, key)
             yield Record(
                 id=PurePosixPath(key).stem,
                 split="train",

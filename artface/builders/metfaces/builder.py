@@ -7,7 +7,6 @@ Landmarks are stored at the shrunk scale: source pixels are ``(stored + 0.5) * s
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from ... import locations
 from ...licenses import LicensePolicy
 from ...paths import safe_name
 from ...records import Record
-from ...sources import SourceSpec
+from ...sources import MetadataError, SourceSpec, parse_json, point_pairs
 from .._base import ArtfaceBuilder, ArtfaceConfig
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,40 @@ def source_landmarks(face_spec: dict) -> list[list[float]]:
     return [[(x + 0.5) * shrink, (y + 0.5) * shrink] for x, y in face_spec["landmarks"]]
 
 
-def parse_metfaces(text: str) -> list[dict]:
-    data = json.loads(text)
-    items = list(data.values()) if isinstance(data, dict) else data
+def parse_metfaces(text: str, name: str = "metfaces.json") -> list[dict]:
+    """The records of metfaces.json (a list, or an object keyed by image), checked field by field;
+    an error names the file, the record and what is wrong."""
+    data = parse_json(text, name)
+    if isinstance(data, dict):
+        items = list(data.values())
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise MetadataError(f"{name}: expected a list of records, got {type(data).__name__}")
     for n, item in enumerate(items):
+        where = f"{name} record {n}"
+        if not isinstance(item, dict):
+            raise MetadataError(f"{where}: expected an object, got {type(item).__name__}")
+        where += f" ({item.get('image_path', '?')})"
         missing = [k for k in REQUIRED if k not in item]
         if missing:
-            raise ValueError(f"metfaces.json record {n} ({item.get('image_path', '?')}): missing {missing}")
-        if len(item["face_spec"].get("landmarks", [])) != 68:
-            raise ValueError(f"metfaces.json record {n} ({item['image_path']}): face_spec.landmarks must have 68 points")
+            raise MetadataError(f"{where}: missing {missing}")
+        for k in ("image_path", "source_url"):
+            if not isinstance(item[k], str):
+                raise MetadataError(f"{where}: {k} must be a string")
+        spec = item["face_spec"]
+        if not isinstance(spec, dict):
+            raise MetadataError(f"{where}: face_spec must be an object")
+        point_pairs(spec.get("landmarks"), 68, f"{where} face_spec.landmarks")
+        shrink = spec.get("shrink", 1)
+        if shrink is not None and (not isinstance(shrink, (int, float)) or isinstance(shrink, bool) or not 0 < shrink < 1e4):
+            raise MetadataError(f"{where}: face_spec.shrink must be a positive number, got {shrink!r}")
+        rect = spec.get("rect")
+        if rect is not None and (not isinstance(rect, list) or len(rect) != 4
+                                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rect)):
+            raise MetadataError(f"{where}: face_spec.rect must be 4 numbers")
+        if not isinstance(item.get("face_idx", 0), int):
+            raise MetadataError(f"{where}: face_idx must be an integer")
     return items
 
 
@@ -87,7 +111,7 @@ class MetFaces(ArtfaceBuilder):
     def read_records(self) -> Iterator[Record]:
         src = self.source()
         name = src.named or "metfaces.json"
-        items = parse_metfaces(src.read_text(name))
+        items = parse_metfaces(src.read_text(name), src.where(name))
         for item in items:
             spec = item["face_spec"]
             shrink = float(spec.get("shrink", 1) or 1)
