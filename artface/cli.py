@@ -44,24 +44,27 @@ def _cmd_build(args: argparse.Namespace) -> int:
     for split, s in rep.get("splits", {}).items():
         print(f"  {split:11s} {s['written']:6d} written  {s['failed']:5d} failed  {s['failed_by_reason'] or ''}")
     if rep["failed"]:
-        print(f"failures by reason: {rep['failed_by_reason']}; run the same command again to retry them")
+        print(f"failures by reason: {rep['failed_by_reason']}: {rep['advice']}")
     print(f"output: {out}  (report: {out}/artface_report.json)")
-    return 0
+    return 1 if rep["total"] and not rep["written"] else 0
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from .licenses import PublishRefused
-    from .publish import publish
+    from .publish import PublishEmpty, publish
 
     options = _parse_options(args.set)
     if args.source:
         options["source"] = args.source
     try:
         res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
-                      **options)
+                      make_private=args.make_private, **options)
     except PublishRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    except PublishEmpty as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"{args.name}/{res.config} ({args.mode}) -> {res.destination}: rows {res.rows}")
     print("no change: the destination already holds this content" if not res.changed else f"{len(res.files)} files written")
     if res.commit:
@@ -129,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--mode", choices=["urls", "processed"], default="urls")
     pb.add_argument("--to", default=None, help="folder (default artface-hub/NAME) or hf://datasets/ORG/NAME")
     pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
+    pb.add_argument("--make-private", action="store_true",
+                    help="with --private onto an existing public Hub repo: turn it private before anything is uploaded")
     pb.add_argument("--max-shard-size", default="500MB")
     pb.add_argument("--source", default=None)
     pb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

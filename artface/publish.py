@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,13 +29,17 @@ from . import __version__
 from .builders import builder_class, load_builder
 from .cards import card_data, render_card
 from .diskcache import atomic_write
-from .licenses import check_publish
+from .licenses import PublishRefused, check_publish
 from .report import read_report
 
 log = logging.getLogger(__name__)
 MODES = ("urls", "processed")
 HUB_PREFIX = "hf://datasets/"
 META_NAME = "artface.json"
+
+
+class PublishEmpty(ValueError):
+    """The config built no rows: there is nothing to publish."""
 
 
 @dataclass
@@ -115,6 +120,9 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
     builder.download_and_prepare()
     report = read_report(builder._output_dir) or builder.report()
+    if not report["written"]:
+        raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
+                           f"({report['failed_by_reason']}); {report['advice']}")
     dsd = builder.as_dataset()
     hub_config = builder.config.name if (mode == "processed" or kind == "urls") else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
@@ -219,11 +227,30 @@ def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
     return changed
 
 
-def _push_hub(staged: Path, repo_id: str, data_dir: str, private: bool, gated: bool, message: str) -> tuple[str | None, bool]:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+def prepare_hub_repo(repo_id: str, private: bool, gated: bool, make_private: bool = False) -> None:
+    """Visibility and gating, checked or set before any data is built or committed (and again on a
+    "no change" re-publish): a new repo is created private/gated first; ``private`` onto an existing
+    public repo is refused unless ``make_private`` turns it private first."""
+    from huggingface_hub import HfApi
 
     api = HfApi()  # endpoint and token from the environment / login; never printed
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if not api.repo_exists(repo_id, repo_type="dataset"):
+        api.create_repo(repo_id, repo_type="dataset", private=private)
+    info = api.dataset_info(repo_id)
+    if private and not info.private:
+        if not make_private:
+            raise PublishRefused(f"{repo_id} exists and is public: a --private publish would make its data public. "
+                                 f"Pass --make-private to turn the repo private first, or publish to another repo.")
+        api.update_repo_settings(repo_id, private=True, repo_type="dataset")
+    if gated and not info.gated:
+        api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
+
+
+def _push_hub(staged: Path, repo_id: str, data_dir: str, message: str) -> tuple[str | None, bool]:
+    """One commit with the files whose content changed (the repo was prepared before)."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = HfApi()
     remote = {}
     for item in api.list_repo_tree(repo_id, repo_type="dataset", recursive=True):
         if hasattr(item, "blob_id"):
@@ -241,13 +268,28 @@ def _push_hub(staged: Path, repo_id: str, data_dir: str, private: bool, gated: b
     if not ops:
         return None, False
     info = api.create_commit(repo_id, operations=ops, commit_message=message, repo_type="dataset")
-    if gated:
-        api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
     return info.oid, True
 
 
+STAGING_PREFIX = "artface-publish-"
+
+
+def _clean_stale_staging() -> None:
+    """Staging folders of publishes that were killed (their process is gone) are removed."""
+    for d in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*"):
+        pid = d.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def publish(name: str, config: str | None = None, mode: str = "urls", to: str | None = None, private: bool = False,
-            max_shard_size: int | str = "500MB", **options) -> PublishResult:
+            max_shard_size: int | str = "500MB", make_private: bool = False, **options) -> PublishResult:
     """Publish a dataset config as URL-only or processed shards with a license-aware card.
 
     ``to``: a folder (default ``./artface-hub/<name>``) or ``hf://datasets/<org>/<name>``. Refused
@@ -258,14 +300,16 @@ def publish(name: str, config: str | None = None, mode: str = "urls", to: str | 
     dest = to or f"artface-hub/{name}"
     cls = builder_class(name)
     check_publish(cls.POLICY, mode, private)  # before any work
-    with tempfile.TemporaryDirectory(prefix="artface-publish-") as tmp:
+    repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else None
+    if repo_id:  # visibility and gating before anything is built or committed
+        prepare_hub_repo(repo_id, private, cls.POLICY.gated, make_private)
+    _clean_stale_staging()
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         staged = Path(tmp)
         hub_config, entry = stage(name, config, mode, dest, private, max_shard_size, staged, **options)
         files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
-        if dest.startswith(HUB_PREFIX):
-            repo_id = dest[len(HUB_PREFIX):].strip("/")
-            commit, changed = _push_hub(staged, repo_id, entry["data_dir"], private, cls.POLICY.gated,
-                                        f"artface publish {name}/{hub_config} ({mode})")
+        if repo_id:
+            commit, changed = _push_hub(staged, repo_id, entry["data_dir"], f"artface publish {name}/{hub_config} ({mode})")
         else:
             commit, changed = None, _put_local(staged, Path(dest), entry["data_dir"])
     return PublishResult(dest, hub_config, files, commit, changed, entry["splits"])

@@ -233,3 +233,55 @@ def test_republish_with_other_sharding_leaves_no_stale_shards(tmp_path):
     assert not list(dest.glob(".data.*")) and validate(str(dest)) == []
     got = read_with_plain_datasets(str(dest), "train", cwd=tmp_path)
     assert len(got["rows"]) == 32
+
+
+# -- publish safety: visibility and gating before any data; nothing empty --------------------------
+
+def test_private_onto_an_existing_public_repo_is_refused_before_any_upload(hub, tmp_path):
+    server, env = hub
+    common = ["--config", "urls", "--mode", "urls", "--source", str(KAOKORE_FIXTURES), "--to", "hf://datasets/artface/k"]
+    assert run_cli(["publish", "kaokore", *common], env).returncode == 0
+    repo = server.repos["artface/k"]
+    assert repo.private is False
+    commits = len(repo.commits)
+    res = run_cli(["publish", "kaokore", "--private", *common], env)
+    assert res.returncode == 2 and "exists and is public" in res.stderr and "--make-private" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and len(repo.commits) == commits and repo.private is False
+    ok = run_cli(["publish", "kaokore", "--private", "--make-private", *common], env)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert repo.private is True
+
+
+def test_gating_is_set_before_the_data_and_kept_on_no_change(hub, http_server, tmp_path):
+    server, env = hub
+    src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
+    args = ["publish", "metfaces", "--config", "urls", "--mode", "urls", "--source", str(src), "--to", "hf://datasets/artface/m"]
+    assert run_cli(args, env).returncode == 0
+    writes = [(r["method"], r["path"]) for r in server.log if "/settings" in r["path"] or "/commit/" in r["path"]]
+    assert writes[0][1].endswith("/settings") and any("/commit/" in p for _, p in writes), writes
+    repo = server.repos["artface/m"]
+    assert repo.gated == "auto"
+    repo.gated = False  # someone switched gating off; a re-publish with no change restores it
+    commits = len(repo.commits)
+    again = run_cli(args, env)
+    assert again.returncode == 0 and "no change" in again.stdout and len(repo.commits) == commits
+    assert repo.gated == "auto"
+
+
+def test_a_config_with_no_rows_is_refused(http_server, tmp_path):
+    gone = http_server.add("/gone.jpg", kind="status", status=404)
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "urls.txt").write_text(f"{gone}\n")
+    (root / "labels.csv").write_text("image,gender,status,set\n00000000.jpg,0,0,train\n")
+    (root / "original_tags.txt").write_text("")
+    from artface.publish import PublishEmpty
+
+    with pytest.raises(PublishEmpty, match=r"no rows to publish: all 1 records failed \(\{'http_404': 1\}\)"):
+        publish("kaokore", "original", "processed", private=True, to=str(tmp_path / "out"), source=str(root),
+                cache_dir=str(tmp_path / "hf"))
+    assert not (tmp_path / "out").exists()
+    build = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "original", "--source", str(root),
+                            "--out", str(tmp_path / "b"), "--cache-dir", str(tmp_path / "hf2")],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 1 and "0 written, 1 failed" in build.stdout and "permanent (http_404)" in build.stdout

@@ -151,7 +151,7 @@ class HubServer:
     def _repo(self, h, repo_id: str, authed: bool, method: str = "GET", write: bool = False) -> Repo | None:
         repo = self.repos.get(repo_id)
         if repo is None or (repo.private and not authed):
-            self._json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepositoryNotFound"}, method)
+            self._json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}, method)
             return None
         if write and not authed:
             self._json(h, 401, {"error": "Invalid credentials"}, method=method)
@@ -172,7 +172,7 @@ class HubServer:
         url = f"{self.url}/datasets/{repo_id}"
         if repo_id in self.repos:
             return self._json(h, 409, {"error": "You already created this dataset repo", "url": url})
-        repo = Repo(repo_id, private=bool(req.get("private")))
+        repo = Repo(repo_id, private=bool(req.get("private")) or req.get("visibility") == "private")
         gitattributes = Blob(b"*.parquet filter=lfs diff=lfs merge=lfs -text\n", False)
         snap = {".gitattributes": gitattributes}
         repo.commits.append((self._oid(snap, ""), snap, "initial commit"))
@@ -205,6 +205,8 @@ class HubServer:
             repo.gated = req["gated"]
         if "private" in req:
             repo.private = bool(req["private"])
+        if "visibility" in req:  # huggingface_hub >= 1.x sends visibility
+            repo.private = req["visibility"] == "private"
         return self._json(h, 200, {})
 
     def _validate_yaml(self, h, method, g, q, body, authed):
