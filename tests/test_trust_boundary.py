@@ -32,7 +32,7 @@ def test_metadata_cannot_make_a_build_read_or_publish_the_users_files(http_serve
     secret.write_bytes(SECRET)
     good = http_server.add("/iiif/a.jpg", astronaut_face_crop(1))
     hostile = [str(secret), f"file://{secret}", "hf://datasets/me/private/train.parquet",
-               f"simplecache::file://{secret}", f"../../home/.ssh/id_ed25519", good]
+               f"simplecache::file://{secret}", "../../home/.ssh/id_ed25519", good]
     src = kaokore_source(tmp_path / "src", hostile)
     b = load_builder("kaokore", "original", source=str(src), cache_dir=str(tmp_path / "hf"))
     b.download_and_prepare()

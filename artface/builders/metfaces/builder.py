@@ -8,7 +8,6 @@ Landmarks are stored at the shrunk scale: source pixels are ``(stored + 0.5) * s
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
