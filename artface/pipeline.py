@@ -49,10 +49,12 @@ class PixelOptions:
 
 @dataclass
 class RunOptions:
-    """How fast: never part of any identity."""
+    """How fast, and within what memory: never part of any identity."""
 
     workers: int = 2  # detect/align threads
     threads: int | None = None  # ONNX intra-op threads per session (default: cores / workers)
+    max_pixels: int = 50_000_000  # larger images are refused from their header, before any pixel is decoded
+    big_pixels: int = 12_000_000  # images over this are processed one at a time (bounds peak memory)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Work:
     points_source: str | None = None
     detector_sha256: str | None = None
     reread: tuple[str, ...] = ()
+    holds_big: bool = False  # holds the pipeline's one big-image slot
 
     def outcome(self) -> Outcome:
         return Outcome(self.geometry, self.blobs, self.points_source, self.detector_sha256, self.reread)
@@ -110,6 +113,7 @@ class Pipeline:
         self.timings = _Timings()
         self._aligner: FaceAligner | None = None
         self._aligner_lock = threading.Lock()
+        self._big = threading.Lock()  # one image over big_pixels in flight at a time
         core = [Stage("verify", self._verify), Stage("decode", self._decode)]
         if opts.kind == "aligned":
             core += [Stage("detect", self._detect), Stage("align", self._align)]
@@ -187,17 +191,22 @@ class Pipeline:
         work, failed = item
         if failed is not None:
             return work.rec, failed
-        for stage in self.stages:
-            t0 = time.perf_counter()
-            try:
-                stage.run(work)
-            except RecordFailure as exc:
-                return work.rec, self._failure(work.rec, stage.name, exc.reason, exc.detail)
-            except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the build
-                return work.rec, self._failure(work.rec, stage.name, "error", f"{type(exc).__name__}: {exc}")
-            finally:
-                self.timings.add(stage.name, time.perf_counter() - t0)
-        return work.rec, work.outcome()
+        try:
+            for stage in self.stages:
+                t0 = time.perf_counter()
+                try:
+                    stage.run(work)
+                except RecordFailure as exc:
+                    return work.rec, self._failure(work.rec, stage.name, exc.reason, exc.detail)
+                except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the build
+                    return work.rec, self._failure(work.rec, stage.name, "error", f"{type(exc).__name__}: {exc}")
+                finally:
+                    self.timings.add(stage.name, time.perf_counter() - t0)
+            return work.rec, work.outcome()
+        finally:
+            work.image = work.data = None
+            if work.holds_big:
+                self._big.release()
 
     @staticmethod
     def _failure(rec: Record, stage: str, reason: str, detail: str) -> Failure:
@@ -212,12 +221,26 @@ class Pipeline:
                 raise RecordFailure("checksum_mismatch", f"md5 {got} != {w.rec.md5}")
 
     def _decode(self, w: Work) -> None:
+        """Size from the header first: over ``max_pixels`` is refused before decoding, over
+        ``big_pixels`` waits for the one big-image slot, so workers never decode two at once."""
+        name = f"record {w.rec.id}"
+        r = self.run_opts
         try:
-            w.image = load_image(w.data or b"", name=f"record {w.rec.id}")
+            with Image.open(io.BytesIO(w.data or b"")) as head:
+                pixels = head.width * head.height
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            pixels = 0  # load_image says what is wrong with it
+        if pixels > r.max_pixels:
+            raise RecordFailure("image_too_large", f"{name}: {pixels:,} pixels > max_pixels {r.max_pixels:,} (from the header)")
+        if pixels > r.big_pixels:
+            self._big.acquire()
+            w.holds_big = True
+        try:
+            w.image = load_image(w.data or b"", name=name, max_pixels=r.max_pixels)
         except ImageDecodeError as exc:
             if w.rec.fetch is not None and w.rec.fetch.kind == "url":
                 self.fetcher.evict(w.rec.fetch.target)  # an error page is never kept as the image
-            reason = "image_too_large" if "decompression bomb" in str(exc).lower() or "too large" in str(exc).lower() else "corrupt_image"
+            reason = "image_too_large" if "exceeds the limit" in str(exc) or "decompression bomb" in str(exc) else "corrupt_image"
             raise RecordFailure(reason, str(exc)) from None
         w.geometry.update(width=w.image.width, height=w.image.height)
         if self.opts.kind == "original":

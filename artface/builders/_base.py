@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: bump when pixel code changes what an unchanged config produces (invalidates work stores)
 PIXEL_VERSION = 2
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
-RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads")
+RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels")
 #: config fields that choose records or name things, not pixels (outcomes are keyed per record)
 NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records")
 WARPS = ("fast", "reference")
@@ -62,6 +62,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
     concurrency: int = 16  # parallel downloads
     workers: int = 2  # parallel detect/align threads
     threads: int | None = None  # ONNX threads per detector session (default: cores / workers)
+    max_pixels: int = 50_000_000  # images over this many pixels fail as image_too_large, checked from the header
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -90,6 +91,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
             "concurrency": (1 <= self.concurrency <= 256, "1..256"),
             "workers": (1 <= self.workers <= 64, "1..64"),
             "threads": (self.threads is None or self.threads >= 1, "a positive integer"),
+            "max_pixels": (1 <= self.max_pixels <= 2**31, "1..2147483648"),
         }
         for name, (ok, allowed) in checks.items():
             if not ok:
@@ -268,7 +270,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency,
                                       cache_dir=cache_root() / "fetch"))
         self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
-                                 RunOptions(workers=c.workers, threads=c.threads))
+                                 RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels))
         return self.pipeline
 
     def make_row(self, rec: Record, out: Outcome | None = None) -> dict:
