@@ -200,31 +200,67 @@ def _same_tree(a: Path, b: Path) -> bool:
     return fa.keys() == fb.keys() and all(sha256_file(fa[k]) == sha256_file(fb[k]) for k in fa)
 
 
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system cannot."""
+    import ctypes
+    import errno
+
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
     """Sync the staged repo into ``dest``; returns whether anything changed.
 
-    The config's shard folder is swapped in whole (two renames), so a crash never leaves old and
-    new shards side by side; README.md goes last."""
-    dest.mkdir(parents=True, exist_ok=True)
-    changed = False
-    if not _same_tree(staged / data_dir, dest / data_dir):
-        new, old = dest / f".{data_dir}.new", dest / f".{data_dir}.old"
-        shutil.rmtree(new, ignore_errors=True)
+    The whole folder changes at one instant: the new tree is made beside it (unchanged files
+    hard-linked, the config's shard folder and changed files new) and swapped in with one atomic
+    exchange, so a reader finds the old repo or the new one, never a mix or none. A leftover of a
+    crash (``.<name>.artface-new``) is removed by the next run."""
+    dest = dest.absolute()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    new = dest.parent / f".{dest.name}.artface-new"
+    shutil.rmtree(new, ignore_errors=True)
+    if dest.is_dir():
+        shutil.copytree(dest, new, copy_function=_link_or_copy)
+    else:
+        new.mkdir()
+    shutil.rmtree(new / data_dir, ignore_errors=True)
+    for path in staged.rglob("*"):
+        if path.is_file():
+            target = new / path.relative_to(staged)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)  # never write through a hard link into the old tree
+            shutil.copyfile(path, target)
+    if dest.is_dir() and _same_tree(new, dest):
+        shutil.rmtree(new)
+        return False
+    if not dest.exists():
+        new.rename(dest)
+    elif exchange_dirs(new, dest):
+        shutil.rmtree(new)  # it holds the old tree now
+    else:  # no atomic exchange here: two renames, the folder is missing for an instant
+        old = dest.parent / f".{dest.name}.artface-old"
         shutil.rmtree(old, ignore_errors=True)
-        shutil.copytree(staged / data_dir, new)
-        if (dest / data_dir).exists():
-            (dest / data_dir).rename(old)
-        new.rename(dest / data_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        changed = True
-    others = sorted(p for p in staged.rglob("*") if p.is_file() and p.relative_to(staged).parts[0] != data_dir)
-    for path in sorted(others, key=lambda p: p.name == "README.md"):
-        target = dest / path.relative_to(staged)
-        if target.is_file() and sha256_file(target) == sha256_file(path):
-            continue
-        changed = True
-        atomic_write(target, path.read_bytes())
-    return changed
+        dest.rename(old)
+        new.rename(dest)
+        shutil.rmtree(old)
+    return True
 
 
 def prepare_hub_repo(repo_id: str, private: bool, gated: bool, make_private: bool = False) -> None:

@@ -17,8 +17,10 @@ from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
 from .locations import Location, local_file, public_url, read_file
 
-#: metadata files larger than this are refused (the largest upstream file, AAHQ's JSON, is ~10 MB)
-MAX_METADATA_BYTES = 512 * 2**20
+def max_metadata_bytes() -> int:
+    """Metadata files larger than this are refused (``ARTFACE_MAX_METADATA_BYTES``, default 512 MiB;
+    the largest upstream file, AAHQ's JSON, is ~10 MB). Archives and parquet sources have their own."""
+    return int(os.environ.get("ARTFACE_MAX_METADATA_BYTES", 512 * 2**20))
 
 
 class SourceError(FileNotFoundError):
@@ -119,8 +121,9 @@ class Source:
         with Fetcher(FetchConfig(retries=1, allow_private_hosts=True)) as f:
             return f.fetch(self.where(name)).ok
 
-    def read_bytes(self, name: str, max_bytes: int = MAX_METADATA_BYTES) -> bytes:
+    def read_bytes(self, name: str, max_bytes: int | None = None) -> bytes:
         where = self.where(name)
+        max_bytes = max_bytes or max_metadata_bytes()
         if self.local:
             try:
                 return read_file(str(local_file(self.root, name).target), max_bytes)
@@ -132,7 +135,7 @@ class Source:
             raise SourceError(f"{self.dataset}: cannot read {where}: {res.status} {res.detail}".strip())
         return res.data  # type: ignore[return-value]
 
-    def read_text(self, name: str, max_bytes: int = MAX_METADATA_BYTES) -> str:
+    def read_text(self, name: str, max_bytes: int | None = None) -> str:
         return decode_text(self.read_bytes(name, max_bytes), self.where(name))
 
     def download(self, name: str, max_bytes: int = 16 * 2**30) -> Path:

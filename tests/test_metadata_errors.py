@@ -79,3 +79,13 @@ def test_wikiart_corrupt_zip_and_parquet(tmp_path):
     (tmp_path / "p" / "x.parquet").write_bytes(b"PAR1 nope")
     with pytest.raises(MetadataError, match="x.parquet: not a readable parquet file"):
         load_builder("wikiart_face", "released", source=str(tmp_path / "p" / "x.parquet"), cache_dir=str(tmp_path / "d")).records()
+
+
+def test_metadata_size_limit_is_a_clear_error(tmp_path, monkeypatch, http_server):
+    monkeypatch.setenv("ARTFACE_MAX_METADATA_BYTES", "1000")
+    (tmp_path / "metfaces.json").write_text(json.dumps([metfaces_record()] * 20))
+    with pytest.raises(FileNotFoundError, match=r"cannot read .*metfaces.json: too_large: \d+ bytes > 1000"):
+        load_builder("metfaces", "urls", source=str(tmp_path), cache_dir=str(tmp_path / "c")).records()
+    url = http_server.add("/AAHQ-dataset.json", b"{" + b" " * 5000 + b"}")
+    with pytest.raises(FileNotFoundError, match=r"cannot read .*AAHQ-dataset.json: too_large"):
+        load_builder("aahq", "urls", source=url, cache_dir=str(tmp_path / "d")).records()

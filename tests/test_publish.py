@@ -285,3 +285,25 @@ def test_a_config_with_no_rows_is_refused(http_server, tmp_path):
                             "--out", str(tmp_path / "b"), "--cache-dir", str(tmp_path / "hf2")],
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 1 and "0 written, 1 failed" in build.stdout and "permanent (http_404)" in build.stdout
+
+
+def test_folder_publish_swaps_the_whole_repo_at_once_and_cleans_crash_leftovers(tmp_path):
+    from artface.publish import exchange_dirs
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    assert exchange_dirs(a, b) and (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+    dest = tmp_path / "hub" / "k"
+    kw = dict(to=str(dest), source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
+    publish("kaokore", "urls", "urls", **kw)
+    inode = dest.stat().st_ino
+    leftover = tmp_path / "hub" / ".k.artface-new"  # a publish killed while making the new tree
+    (leftover / "data").mkdir(parents=True)
+    (leftover / "data" / "train-00000-of-00001.parquet").write_bytes(b"half written")
+    res = publish("kaokore", "urls", "urls", max_shard_size="5KB", **kw)
+    assert res.changed and dest.stat().st_ino != inode, "a new tree swapped in, not files changed in place"
+    assert not leftover.exists() and validate(str(dest)) == []
+    assert sorted(p.name for p in (tmp_path / "hub").iterdir()) == ["k"]
+    again = publish("kaokore", "urls", "urls", max_shard_size="5KB", **kw)
+    assert again.changed is False and validate(str(dest)) == []
