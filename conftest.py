@@ -13,6 +13,7 @@ def _isolated_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-datasets"))
     # the tests' servers are on 127.0.0.1, which artface refuses for metadata URLs by default
     monkeypatch.setenv("ARTFACE_ALLOW_PRIVATE_HOSTS", "1")
+    monkeypatch.setenv("ARTFACE_OUT", str(tmp_path / "artface-out"))  # builds never land in the checkout
 
 
 @pytest.fixture

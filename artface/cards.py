@@ -1,5 +1,7 @@
-"""Dataset cards: README.md YAML (configs, dataset_info, license, gating) and a body rendered
-from the dataset folder's ``card.md`` template and the build records of each published config.
+"""Dataset cards that say exactly what the repo holds: README.md YAML (configs, dataset_info,
+license, language, tasks, sizes, gating only where it is set) and a body rendered from the
+dataset folder's ``card.md`` with sections generated from each published config's entry
+(pixels or URL-only, columns, rows per split, sample or whole, source, models, failures).
 """
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .hub_facts import TASK_CATEGORIES
 from .licenses import HUB_LICENSE_IDS, LicensePolicy
 from .schema import FIELD_DOCS
+
+GATE_FIELDS = {"Name": "text", "Affiliation": "text", "I agree to use this dataset for non-commercial use ONLY": "checkbox"}
+
 
 def size_category(n: int) -> str:
     for limit, name in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]:
@@ -31,34 +37,140 @@ def _feature_type(f) -> str:
         return f.dtype
     if isinstance(f, datasets.List):
         return f"list[{_feature_type(f.feature)}]" + (f"[{f.length}]" if f.length not in (None, -1) else "")
+    if isinstance(f, dict):
+        return "{" + ", ".join(f"{k}: {_feature_type(v)}" for k, v in f.items()) + "}"
     return type(f).__name__
 
 
-def fields_table(features: datasets.Features, docs: dict[str, str]) -> str:
-    rows = ["| field | type | meaning |", "|---|---|---|"]
-    for name, f in features.items():
-        rows.append(f"| `{name}` | {_feature_type(f)} | {docs.get(name, FIELD_DOCS.get(name, ''))} |")
+def rows_of(entry: dict) -> int:
+    return sum(entry["splits"].values())
+
+
+def fields_table(entries: dict[str, dict], docs: dict[str, str]) -> str:
+    """Every column of every published config, with the configs that have it."""
+    rows = ["| field | type | configs | meaning |", "|---|---|---|---|"]
+    seen: dict[str, tuple[str, list[str]]] = {}
+    for name, e in entries.items():
+        for col, f in datasets.Features.from_dict(e["features"]).items():
+            seen.setdefault(col, (_feature_type(f), []))[1].append(f"`{name}`")
+    for col, (ftype, cfgs) in seen.items():
+        rows.append(f"| `{col}` | {ftype} | {', '.join(cfgs)} | {docs.get(col, FIELD_DOCS.get(col, ''))} |")
     return "\n".join(rows)
 
 
-def card_data(policy: LicensePolicy, pretty_name: str, entries: dict[str, dict], default: str, tags: list[str],
-              task_categories: list[str]) -> DatasetCardData:
-    """YAML metadata as the Hub reads it, with `configs` and `dataset_info` as push_to_hub writes them."""
-    total = sum(n for e in entries.values() for n in e["splits"].values())
+def holds(e: dict) -> str:
+    b = e["build"]
+    if e["mode"] == "processed":
+        what = f"{b['size']} px aligned faces ({b['image_format']})" if e["kind"] == "aligned" else "the source images as published"
+        return f"**pixels**: {what}"
+    return "**URL-only**: no image data; `image_url` links each image upstream"
+
+
+def contents_text(entries: dict[str, dict], policy: LicensePolicy) -> str:
+    """What this repository holds, config by config (never a claim that one config contradicts)."""
+    lines = []
+    for name, e in entries.items():
+        sample = f", a sample of {e['build']['sample_of']:,} records" if e["build"].get("sample_of") else ""
+        lines.append(f"- `{name}`: {holds(e)}; {rows_of(e):,} rows{sample}.")
+    if not any(e["mode"] == "processed" for e in entries.values()):
+        lines.append("")
+        lines.append(f"**No image data is included.** {policy.reason[0].upper()}{policy.reason[1:]}.")
+    return "\n".join(lines)
+
+
+def configs_table(entries: dict[str, dict], default: str) -> str:
+    rows = ["| config | holds | rows per split | whole or sample | source |", "|---|---|---|---|---|"]
+    for name, e in entries.items():
+        b = e["build"]
+        splits = ", ".join(f"{s}: {n:,}" for s, n in e["splits"].items())
+        whole = f"sample of {b['sample_of']:,} (max_records={b.get('max_records')})" if b.get("sample_of") else "whole"
+        src = b.get("source") or "local"
+        src = "the upstream files as downloaded by the publisher" if src == "local" else src
+        rows.append(f"| `{name}`{' (default)' if name == default else ''} | {holds(e)} | {splits} | {whole} | {src} |")
+    return "\n".join(rows)
+
+
+def how_to_load(repo_id: str, entries: dict[str, dict], default: str, dataset: str) -> str:
+    parts = ["```python", "from datasets import load_dataset", ""]
+    for name, e in entries.items():
+        split = next(iter(e["splits"]))
+        parts.append(f'ds = load_dataset("{repo_id}", "{name}", split="{split}")' + ("  # the default config" if name == default else ""))
+    parts.append(f'stream = load_dataset("{repo_id}", "{default}", split="{next(iter(entries[default]["splits"]))}", streaming=True)')
+    parts.append("```")
+    url_only = [n for n, e in entries.items() if e["mode"] == "urls"]
+    if url_only:
+        parts += ["", f"URL-only configs ({', '.join(f'`{n}`' for n in url_only)}) hold no pixels. The Hub page shows the "
+                  "`image_url` column as thumbnails. To fetch the images yourself, respecting the hosts' terms:", "",
+                  "```python", "import io, httpx", "from PIL import Image", "",
+                  "def with_image(row):", '    r = httpx.get(row["image_url"], timeout=30, follow_redirects=True)',
+                  '    row["image"] = Image.open(io.BytesIO(r.content)) if r.status_code == 200 else None', "    return row", "",
+                  f'ds = load_dataset("{repo_id}", "{url_only[0]}", split="{next(iter(entries[url_only[0]]["splits"]))}").map(with_image)',
+                  "```", "",
+                  f"or build them locally with retries, a failure report and the FFHQ alignment: `pip install artface` then "
+                  f"`artface build {dataset} --config aligned` (`img2dataset` works on the parquet shards too: "
+                  "`--input_format parquet --url_col image_url`)."]
+    return "\n".join(parts)
+
+
+def build_table(entries: dict[str, dict]) -> str:
+    rows = ["| config | built with | points | failed |", "|---|---|---|---|"]
+    for name, e in entries.items():
+        b = e["build"]
+        how = f"artface {b['artface_version']}, {b['built_at']}"
+        if b.get("recipe"):
+            how += f"; recipe `{b['recipe']}` at {b['size']} px, {b['warp']} warp"
+        points = b.get("detector") or "upstream landmarks" if e["kind"] != "urls" else "upstream landmarks, where upstream has them"
+        if b.get("detector_models"):
+            points += "; " + ", ".join(f"`{k}` sha256 `{v}`" for k, v in b["detector_models"].items())
+        rows.append(f"| `{name}` | {how} | {points} | {b['failed']} of {b['total']} |")
+    return "\n".join(rows)
+
+
+def failures_text(entries: dict[str, dict]) -> str:
+    lines = []
+    for name, e in entries.items():
+        b = e["build"]
+        if b["failed"]:
+            reasons = ", ".join(f"{k}: {v}" for k, v in b["failed_by_reason"].items())
+            lines.append(f"- `{name}`: {b['failed']} of {b['total']} records could not be built ({reasons}); they are not in the shards.")
+        else:
+            lines.append(f"- `{name}`: all {b['total']} records built.")
+        if e.get("dropped_columns"):
+            cols = ", ".join(f"`{c}`" for c in e["dropped_columns"])
+            lines.append(f"  Not published in `{name}`, being empty in every row: {cols}.")
+    return "\n".join(lines)
+
+
+USES = """Intended uses: research on generative models, face alignment and detection on artworks, art-historical
+analysis of depicted faces, and benchmarking across artistic styles.
+
+Out of scope: identifying or re-identifying real people, biometric recognition or verification, inferring
+sensitive attributes of real people, and any use the license or the attribution terms below do not allow."""
+
+
+def card_data(policy: LicensePolicy, meta: dict, entries: dict[str, dict], default: str, gated: bool) -> DatasetCardData:
+    """YAML metadata as the Hub reads it, with `configs` and `dataset_info` as push_to_hub writes them.
+
+    ``meta``: pretty_name, language, task_categories, source_datasets, annotations_creators, tags."""
+    unknown = [t for t in meta["task_categories"] if t not in TASK_CATEGORIES]
+    if unknown:
+        raise ValueError(f"{policy.dataset}: task categories {unknown} are not Hub task ids")
     data = DatasetCardData(
         license=policy.hub_license,
-        pretty_name=pretty_name,
-        task_categories=task_categories,
-        size_categories=[size_category(total)],
-        tags=tags,
+        pretty_name=meta["pretty_name"],
+        language=list(meta["language"]),
+        task_categories=list(meta["task_categories"]),
+        size_categories=[size_category(max(rows_of(e) for e in entries.values()))],
+        source_datasets=list(meta["source_datasets"]),
+        annotations_creators=list(meta["annotations_creators"]),
+        tags=list(meta["tags"]),
     )
     if policy.hub_license == "other":
         data.license_name, data.license_link = policy.license_name, policy.license_link
-    if policy.gated:
+    if gated:  # only where the publisher really switches gating on (a Hub repo)
         data.extra_gated_prompt = policy.gated_prompt
-        data.extra_gated_fields = {"Name": "text", "Affiliation": "text", "I agree to use this dataset for non-commercial use ONLY": "checkbox"}
-    configs = {}
-    infos = {}
+        data.extra_gated_fields = GATE_FIELDS
+    configs, infos = {}, {}
     for name, e in entries.items():
         cfg = {"data_files": [{"split": s, "path": f"{e['data_dir']}/{s}-*"} for s in e["splits"]]}
         if name == default:
@@ -75,55 +187,38 @@ def card_data(policy: LicensePolicy, pretty_name: str, entries: dict[str, dict],
     return data
 
 
-def build_table(entries: dict[str, dict]) -> str:
-    rows = ["| config | mode | rows | failed | built with |", "|---|---|---|---|---|"]
-    for name, e in entries.items():
-        b = e["build"]
-        how = f"artface {b['artface_version']}, {b['built_at']}"
-        if b.get("detector"):
-            how += f"; points: {b['detector']}" + (f" (model sha256 `{b['detector_sha256']}`)" if b.get("detector_sha256") else "")
-        if b.get("recipe"):
-            how += f"; recipe `{b['recipe']}` at {b['size']} px, {b['warp']} warp"
-        if b.get("sample_of"):
-            how += f"; a sample of {b['sample_of']} records (max_records)"
-        rows.append(f"| `{name}` | {e['mode']} | {sum(e['splits'].values())} | {b['failed']} | {how} |")
-    return "\n".join(rows)
-
-
-def failures_text(entries: dict[str, dict]) -> str:
-    lines = []
-    for name, e in entries.items():
-        b = e["build"]
-        if b["failed"]:
-            reasons = ", ".join(f"{k}: {v}" for k, v in b["failed_by_reason"].items())
-            lines.append(f"- `{name}`: {b['failed']} of {b['total']} records could not be built ({reasons}); they are not in the shards.")
-        else:
-            lines.append(f"- `{name}`: all {b['total']} records built.")
-    return "\n".join(lines)
-
-
-def render_card(folder: Path, policy: LicensePolicy, meta: DatasetCardData, entries: dict[str, dict], citation: str,
-                preview: str | None, field_docs: dict[str, str]) -> str:
+def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entries: dict[str, dict], default: str,
+                citation: str, field_docs: dict[str, str], repo_id: str, dataset: str, papers: dict[str, str],
+                gated: bool) -> str:
     """README.md text: YAML front matter + the dataset folder's card.md with generated sections."""
     template = string.Template((folder / "card.md").read_text())
-    features = datasets.Features.from_dict(next(iter(entries.values()))["features"])
+    preview = entries[default].get("preview") or next((e["preview"] for e in entries.values() if e.get("preview")), None)
     license_line = f"`{policy.hub_license}`" + (f" ([{policy.license_name}]({policy.license_link}))" if policy.hub_license == "other" else "")
+    access = ("Access is gated: you agree to the terms above (non-commercial use) before downloading."
+              if gated else ("Non-commercial use only." if policy.gated else ""))
     body = template.safe_substitute(
-        fields_table=fields_table(features, field_docs),
+        contents=contents_text(entries, policy),
+        configs_table=configs_table(entries, default),
+        how_to_load=how_to_load(repo_id, entries, default, dataset),
+        fields_table=fields_table(entries, field_docs),
         build_table=build_table(entries),
         failures=failures_text(entries),
+        uses=USES,
         license=license_line,
-        license_reason=f"{policy.reason} (source: {policy.source})",
+        license_reason=f"{policy.reason[:1].upper()}{policy.reason[1:]} (source: {policy.source})",
         publish_modes=", ".join(policy.public_modes) or "none (local builds only)",
+        access=access,
         attribution=policy.attribution,
+        papers="\n".join(f"- [{title}](https://arxiv.org/abs/{arxiv})" for arxiv, title in papers.items()) or "-",
         citation=citation.strip(),
-        preview=f"![preview: faces with their landmarks]({preview})" if preview else "",
+        preview=f"![faces with their landmarks, config `{default}`]({preview})" if preview else "",
     )
-    return f"---\n{meta.to_yaml()}\n---\n\n{body.strip()}\n"
+    return f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
 
 
 def check_card(text: str) -> list[str]:
-    """Our own check of what the Hub validates (its /api/validate-yaml needs the network)."""
+    """Our own check of what the Hub validates (its /api/validate-yaml needs the network), against
+    the Hub's license and task ids (``artface.hub_facts``)."""
     problems = []
     try:
         card = DatasetCard(text)
@@ -136,6 +231,10 @@ def check_card(text: str) -> list[str]:
             problems.append(f"license {item!r} is not a Hub license id")
     if lic == "other" and not (meta.get("license_name") and meta.get("license_link")):
         problems.append("license 'other' needs license_name and license_link")
+    tasks = meta.get("task_categories") or []
+    for t in [tasks] if isinstance(tasks, str) else tasks:
+        if t not in TASK_CATEGORIES:
+            problems.append(f"task category {t!r} is not a Hub task id")
     if not meta.get("configs"):
         problems.append("no `configs` in the YAML")
     try:

@@ -37,7 +37,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.max_records is not None:
         options["max_records"] = args.max_records
     builder = load_builder(args.name, args.config, cache_dir=args.cache_dir, **options)
-    out = args.out or f"artface-out/{args.name}/{builder.config.name}"
+    out = args.out or str(builder.default_output_dir())
     builder.download_and_prepare(output_dir=out, num_proc=args.num_proc)
     rep = builder.report()
     print(f"\n{args.name}/{builder.config.name}: {rep['written']} written, {rep['failed']} failed, of {rep['total']} records")
@@ -56,19 +56,27 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     options = _parse_options(args.set)
     if args.source:
         options["source"] = args.source
+    if args.max_records is not None:
+        options["max_records"] = args.max_records
     try:
         res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
-                      make_private=args.make_private, **options)
+                      make_private=args.make_private, dry_run=args.dry_run, create_pr=args.create_pr, revision=args.revision,
+                      commit_message=args.commit_message, num_proc=args.num_proc, **options)
     except PublishRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
     except PublishEmpty as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if res.dry_run:
+        print(f"dry run: {args.name}/{res.config} ({args.mode}) would go to {res.destination}; nothing was written or uploaded")
+        print("files:\n" + "\n".join(f"  {f}" for f in res.files))
+        print("README.md:\n" + res.readme)
+        return 0
     print(f"{args.name}/{res.config} ({args.mode}) -> {res.destination}: rows {res.rows}")
     print("no change: the destination already holds this content" if not res.changed else f"{len(res.files)} files written")
-    if res.commit:
-        print(f"commit {res.commit}")
+    if res.url and res.changed:
+        print(f"{'pull request' if args.create_pr else 'commit' if res.commit else 'folder'}: {res.url}")
     return 0
 
 
@@ -134,8 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
     pb.add_argument("--make-private", action="store_true",
                     help="with --private onto an existing public Hub repo: turn it private before anything is uploaded")
-    pb.add_argument("--max-shard-size", default="500MB")
-    pb.add_argument("--source", default=None)
+    pb.add_argument("--max-shard-size", default="500MB", help="largest parquet shard (default 500MB)")
+    pb.add_argument("--source", default=None, help="upstream: local folder/file or http(s) URL (default: the dataset's upstream)")
+    pb.add_argument("--max-records", type=int, default=None, help="per split: publish a sample (the card says so)")
+    pb.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    pb.add_argument("--dry-run", action="store_true", help="build and stage, print the file list and the card; write nothing")
+    pb.add_argument("--create-pr", action="store_true", help="Hub: open a pull request instead of committing to the branch")
+    pb.add_argument("--revision", default=None, help="Hub: the branch to commit to (created from main if missing)")
+    pb.add_argument("--commit-message", default=None, help="Hub: the commit message")
     pb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     pb.set_defaults(func=_cmd_publish)
 

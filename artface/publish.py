@@ -28,9 +28,9 @@ from artface_align.models import sha256_file
 from . import __version__
 from .builders import builder_class, load_builder
 from .cards import card_data, render_card
-from .diskcache import atomic_write
 from .licenses import PublishRefused, check_publish
 from .report import read_report
+from .schema import GEOMETRY
 
 log = logging.getLogger(__name__)
 MODES = ("urls", "processed")
@@ -50,6 +50,9 @@ class PublishResult:
     commit: str | None = None  # Hub commit id, None for folders or when nothing changed
     changed: bool = True
     rows: dict[str, int] = field(default_factory=dict)
+    url: str | None = None  # the commit or pull request on the Hub, the folder otherwise
+    readme: str = ""
+    dry_run: bool = False
 
 
 def nice_shard_count(needed: int) -> int:
@@ -72,26 +75,30 @@ def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, 
     return paths, nbytes
 
 
-def preview_image(ds: datasets.Dataset, mode: str, kind: str, size: int, recipe: str, n: int = 8):
-    """A grid of a few faces with their landmarks; for URL-only data, landmarks on blank cells (no pixels)."""
-    from PIL import Image
-
+def preview_image(ds: datasets.Dataset, kind: str, size: int | None, recipe: str | None, n: int = 8):
+    """A grid of a few faces with their landmarks drawn where they are in the published pixels
+    (mapped into the aligned frame for aligned configs). Pixel configs only: a URL-only repo has
+    no pixels to show, and drawing its points on blank cells would show nothing true."""
     from artface_align import alignment_matrix, transform_points
     from artface_align.draw import draw_points, grid
 
     cells = []
     for row in ds.select(range(min(n, len(ds)))):
+        img = row["image"].convert("RGB")
         pts = row.get("landmarks68") or row.get("kps5")
-        if mode == "processed":
-            img = row["image"].convert("RGB")
-            if pts is not None and kind == "aligned":
-                pts = transform_points(alignment_matrix(np.asarray(pts), size, recipe), np.asarray(pts))
-        else:
-            img = Image.new("RGB", (row.get("width") or 256, row.get("height") or 256), (255, 255, 255))
-        if pts is None and mode != "processed":
-            continue  # nothing to show without pixels or points
+        if pts is not None and kind == "aligned" and size and recipe:
+            pts = transform_points(alignment_matrix(np.asarray(pts), size, recipe), np.asarray(pts))
         cells.append(draw_points(img, np.asarray(pts)) if pts is not None else img)
     return grid(cells, cell=192, cols=4) if cells else None
+
+
+def drop_empty_columns(dsd: datasets.DatasetDict, candidates: tuple[str, ...]) -> tuple[datasets.DatasetDict, list[str]]:
+    """Columns among ``candidates`` that are null in every row of every split are not published."""
+    def is_empty(ds: datasets.Dataset, col: str) -> bool:
+        return col in ds.column_names and ds.data.column(col).null_count == ds.data.num_rows
+
+    empty = [c for c in candidates if all(is_empty(ds, c) for ds in dsd.values())]
+    return (datasets.DatasetDict({s: ds.remove_columns(empty) for s, ds in dsd.items()}) if empty else dsd), empty
 
 
 def _read_existing_meta(dest: str) -> dict:
@@ -109,81 +116,91 @@ def _read_existing_meta(dest: str) -> dict:
         return {}
 
 
+def default_config(entries: dict[str, dict], previous: str | None, policy) -> str:
+    """The repo opens on a pixel config when one is published (the license allowed it), else on
+    the config it opened on before, else the first."""
+    pixels = [n for n, e in entries.items() if e["mode"] == "processed"]
+    if pixels:
+        return previous if previous in pixels else pixels[0]
+    return previous if previous in entries else next(iter(entries))
+
+
 def stage(name: str, config: str | None, mode: str, dest: str, private: bool, max_shard_size: int | str,
-          out: Path, **options) -> tuple[str, dict]:
-    """Build and write everything the repo needs into ``out``; returns the Hub config name and its entry."""
+          out: Path, num_proc: int | None = None, gated: bool = False, **options) -> tuple[str, dict]:
+    """Build (or reuse) the config and write everything the repo needs into ``out``; returns the
+    Hub config name and its entry."""
     cls = builder_class(name)
     check_publish(cls.POLICY, mode, private)
     builder = load_builder(name, config, **options)
     kind = builder.config.kind
     if mode == "processed" and kind == "urls":
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
-    builder.download_and_prepare()
-    report = read_report(builder._output_dir) or builder.report()
+    output_dir = builder.default_output_dir()
+    builder.download_and_prepare(output_dir=str(output_dir), num_proc=num_proc)
+    report = read_report(output_dir) or builder.report()
     if not report["written"]:
         raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
                            f"({report['failed_by_reason']}); {report['advice']}")
     dsd = builder.as_dataset()
+    if mode == "urls" and kind != "urls":
+        dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
+    dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
     hub_config = builder.config.name if (mode == "processed" or kind == "urls") else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
     entries = dict(existing.get("configs", {}))
-    default = existing.get("default") or hub_config
-    data_dir = "data" if hub_config == default else hub_config
-    splits, split_bytes, files = {}, {}, []
+    splits, split_bytes, files, download_size = {}, {}, [], 0
     for split, ds in dsd.items():
-        if mode == "urls" and "image" in ds.column_names:
-            ds = ds.remove_columns("image")
-        paths, nbytes = write_shards(ds, out, data_dir, split, max_shard_size)
+        paths, nbytes = write_shards(ds, out, hub_config, split, max_shard_size)
         files += paths
         splits[split], split_bytes[split] = len(ds), nbytes
+        download_size += sum((out / p).stat().st_size for p in paths)
     first = next(iter(dsd.values()))
-    features = first.features.copy()
-    if mode == "urls":
-        features.pop("image", None)
-    preview = preview_image(first, mode, kind, builder.config.size, builder.RECIPE)
     preview_rel = None
-    if preview is not None:
-        preview_rel = f"assets/{hub_config}-preview.png"
-        (out / "assets").mkdir(exist_ok=True)
-        preview.save(out / preview_rel, optimize=False)
-        files.append(preview_rel)
+    if mode == "processed":
+        prov = report["provenance"]
+        preview = preview_image(first, kind, prov.get("size"), prov.get("recipe"))
+        if preview is not None:
+            preview_rel = f"assets/{hub_config}-preview.png"
+            (out / "assets").mkdir(exist_ok=True)
+            preview.save(out / preview_rel, optimize=False)
+            files.append(preview_rel)
     prov = report["provenance"]
     points = prov.get("points", {})
-    if kind != "aligned":
-        detector = None
-    elif set(points) <= {"upstream"}:
-        detector = "none (upstream landmarks)"
-    else:
-        detector = ", ".join(f"{k} ({n} faces)" for k, n in points.items())
-    detectors = prov.get("detector_models", {})
     entries[hub_config] = {
         "mode": mode,
         "builder_config": builder.config.name,
         "kind": kind,
-        "data_dir": data_dir,
+        "data_dir": hub_config,
         "splits": splits,
         "split_bytes": split_bytes,
-        "features": features.to_dict(),
+        "download_size": download_size,
+        "features": first.features.to_dict(),
+        "dropped_columns": dropped,
         "preview": preview_rel,
         "build": {
             "artface_version": __version__,
             "built_at": report.get("built_at") or _dt.date.today().isoformat(),
-            "detector": detector,
-            "detector_sha256": next(iter(detectors.values()), None),
+            "detector": (None if kind != "aligned" or set(points) <= {"upstream"}
+                         else ", ".join(f"{k} ({n} faces)" for k, n in points.items())),
+            "detector_models": prov.get("detector_models", {}),
             "recipe": prov.get("recipe"),
             "size": prov.get("size"),
             "warp": prov.get("warp"),
+            "image_format": prov.get("image_format"),
             "source": prov.get("source"),
             "sample_of": prov.get("sample_of"),
+            "max_records": prov.get("max_records"),
             "total": report["total"],
             "failed": report["failed"],
             "failed_by_reason": report["failed_by_reason"],
         },
     }
-    meta = card_data(cls.POLICY, cls.PRETTY_NAME, entries, default, tags=["art", "faces", "face-alignment", "artface"],
-                     task_categories=["unconditional-image-generation", "image-classification"])
-    first_preview = next((e["preview"] for e in entries.values() if e.get("preview")), None)
-    readme = render_card(cls.FOLDER, cls.POLICY, meta, entries, cls.citation(), first_preview, cls.FIELD_DOCS)
+    default = default_config(entries, existing.get("default"), cls.POLICY)
+    repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else f"<your-org>/{Path(dest).name}"
+    meta = cls.card_meta()
+    data = card_data(cls.POLICY, meta, entries, default, gated)
+    readme = render_card(cls.FOLDER, cls.POLICY, data, entries, default, cls.citation(), cls.FIELD_DOCS, repo_id, name,
+                         dict(cls.PAPERS), gated)
     (out / "README.md").write_text(readme)
     (out / META_NAME).write_text(json.dumps({"dataset": name, "default": default, "configs": entries}, indent=1, ensure_ascii=False))
     return hub_config, entries[hub_config]
@@ -282,13 +299,17 @@ def prepare_hub_repo(repo_id: str, private: bool, gated: bool, make_private: boo
         api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
 
 
-def _push_hub(staged: Path, repo_id: str, data_dir: str, message: str) -> tuple[str | None, bool]:
-    """One commit with the files whose content changed (the repo was prepared before)."""
+def _push_hub(staged: Path, repo_id: str, data_dir: str, message: str, revision: str | None = None,
+              create_pr: bool = False) -> tuple[str | None, bool, str | None]:
+    """One commit with the files whose content changed (the repo was prepared before); returns
+    (commit id, changed, URL of the commit or pull request)."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     api = HfApi()
+    if revision and revision != "main":
+        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
     remote = {}
-    for item in api.list_repo_tree(repo_id, repo_type="dataset", recursive=True):
+    for item in api.list_repo_tree(repo_id, repo_type="dataset", recursive=True, revision=revision):
         if hasattr(item, "blob_id"):
             remote[item.path] = item
     ops = []
@@ -302,9 +323,10 @@ def _push_hub(staged: Path, repo_id: str, data_dir: str, message: str) -> tuple[
         ops.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(path)))
     ops += [CommitOperationDelete(path_in_repo=rel) for rel in remote if rel.startswith(f"{data_dir}/") and rel not in local]
     if not ops:
-        return None, False
-    info = api.create_commit(repo_id, operations=ops, commit_message=message, repo_type="dataset")
-    return info.oid, True
+        return None, False, None
+    info = api.create_commit(repo_id, operations=ops, commit_message=message, repo_type="dataset", revision=revision,
+                             create_pr=create_pr)
+    return info.oid, True, info.pr_url or info.commit_url
 
 
 STAGING_PREFIX = "artface-publish-"
@@ -325,27 +347,40 @@ def _clean_stale_staging() -> None:
 
 
 def publish(name: str, config: str | None = None, mode: str = "urls", to: str | None = None, private: bool = False,
-            max_shard_size: int | str = "500MB", make_private: bool = False, **options) -> PublishResult:
+            max_shard_size: int | str = "500MB", make_private: bool = False, dry_run: bool = False,
+            create_pr: bool = False, revision: str | None = None, commit_message: str | None = None,
+            num_proc: int | None = None, **options) -> PublishResult:
     """Publish a dataset config as URL-only or processed shards with a license-aware card.
 
     ``to``: a folder (default ``./artface-hub/<name>``) or ``hf://datasets/<org>/<name>``. Refused
     (``PublishRefused``) when the license policy does not allow ``mode`` (publicly, or with ``private``).
+    A finished build with the same options is reused (``artface build`` writes to the same folder).
+    ``dry_run``: build and stage, return the file list and the card, write and upload nothing.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     dest = to or f"artface-hub/{name}"
     cls = builder_class(name)
     check_publish(cls.POLICY, mode, private)  # before any work
+    load_builder(name, config, **options)  # options checked before any network or disk work
     repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else None
-    if repo_id:  # visibility and gating before anything is built or committed
+    if repo_id and not dry_run:  # token, destination, visibility and gating before anything is built
         prepare_hub_repo(repo_id, private, cls.POLICY.gated, make_private)
+    gated = bool(repo_id) and cls.POLICY.gated
     _clean_stale_staging()
     with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         staged = Path(tmp)
-        hub_config, entry = stage(name, config, mode, dest, private, max_shard_size, staged, **options)
+        hub_config, entry = stage(name, config, mode, dest, private, max_shard_size, staged, num_proc=num_proc, gated=gated,
+                                  **options)
         files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
-        if repo_id:
-            commit, changed = _push_hub(staged, repo_id, entry["data_dir"], f"artface publish {name}/{hub_config} ({mode})")
+        readme = (staged / "README.md").read_text()
+        commit, url = None, None
+        if dry_run:
+            changed = False
+        elif repo_id:
+            message = commit_message or f"artface publish {name}/{hub_config} ({mode})"
+            commit, changed, url = _push_hub(staged, repo_id, entry["data_dir"], message, revision, create_pr)
         else:
-            commit, changed = None, _put_local(staged, Path(dest), entry["data_dir"])
-    return PublishResult(dest, hub_config, files, commit, changed, entry["splits"])
+            changed = _put_local(staged, Path(dest), entry["data_dir"])
+            url = Path(dest).absolute().as_uri()
+    return PublishResult(dest, hub_config, files, commit, changed, entry["splits"], url, readme, dry_run)

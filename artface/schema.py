@@ -13,6 +13,7 @@ import datasets
 import numpy as np
 
 KINDS = ("urls", "original", "aligned")
+BOX_KEYS = ("x0", "y0", "x1", "y1")
 
 
 def point_list(n: int) -> datasets.List:
@@ -41,7 +42,8 @@ COLUMNS: tuple[Column, ...] = (
                                   "(public http(s) URL; null when upstream has none)"),
     Column("width", lambda: datasets.Value("int32"), "source image width (pixels)", geometry=True),
     Column("height", lambda: datasets.Value("int32"), "source image height (pixels)", geometry=True),
-    Column("bbox", lambda: datasets.List(datasets.Value("float32"), length=4), "face box [x0, y0, x1, y1] in source pixels",
+    # a struct, not a float list: the Hub labels any top-level float32 list column "timeseries"
+    Column("bbox", lambda: {k: datasets.Value("float32") for k in BOX_KEYS}, "face box {x0, y0, x1, y1} in source pixels",
            geometry=True),
     Column("det_score", lambda: datasets.Value("float32"), "detector confidence (null for upstream landmarks)", geometry=True),
     Column("kps5", lambda: point_list(5), "5 key points (left eye, right eye, nose, mouth left, mouth right; viewer's "
@@ -57,9 +59,14 @@ GEOMETRY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.geometry)
 
 
 def columns(kind: str) -> tuple[Column, ...]:
+    """The common columns of a config of ``kind``. URL-only rows lead with ``image_url``: the Hub
+    page shows a leading string column of https image URLs as thumbnails."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return tuple(c for c in COLUMNS if kind != "urls" or not c.pixels_only)
+    if kind == "urls":
+        first = [c for c in COLUMNS if c.name == "image_url"]
+        return (*first, *(c for c in COLUMNS if not c.pixels_only and c.name != "image_url"))
+    return COLUMNS
 
 
 def common_features(kind: str, extra: dict | None = None) -> datasets.Features:
@@ -93,6 +100,8 @@ def make_row(rec, kind: str, license: str, attribution: str, geometry: dict | No
     row.update(id=rec.id, image_url=rec.image_url, source_url=rec.source_url, captions=list(rec.captions),
                license=rec.license or license, attribution=rec.attribution or attribution)
     row.update(given_geometry(rec.points, rec.bbox) if geometry is None else {k: geometry.get(k) for k in GEOMETRY})
+    if row["bbox"] is not None:
+        row["bbox"] = dict(zip(BOX_KEYS, (float(v) for v in row["bbox"])))
     row.update(rec.fields)
     row.update(images or {})
     return row

@@ -88,17 +88,23 @@ def test_kaokore_urls_round_trip_through_plain_datasets(tmp_path):
     dest = tmp_path / "hub" / "kaokore"
     res = publish("kaokore", "urls", "urls", to=str(dest), source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
     assert res.changed and res.rows == {"train": 32, "validation": 2, "test": 4}
-    assert (dest / "data" / "train-00000-of-00001.parquet").is_file()
+    assert (dest / "urls" / "train-00000-of-00001.parquet").is_file()
     assert validate(str(dest)) == []
     card = (dest / "README.md").read_text()
     assert "license: cc-by-sa-4.0" in card and "No image data is included" in card and "doi:10.20676/00000353" in card
     b = load_builder("kaokore", "urls", source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
+    b.download_and_prepare()
     got = read_with_plain_datasets(str(dest), "validation", cwd=tmp_path)
-    assert got["features"] == b.info.features.to_dict()
-    assert close(got["rows"], builder_rows(b, "validation")) and close(got["streaming"], got["rows"])
+    dropped = json.loads((dest / "artface.json").read_text())["configs"]["urls"]["dropped_columns"]
+    assert dropped == ["width", "height", "bbox", "det_score", "kps5", "landmarks68"], "null in every row: not published"
+    assert "Not published in `urls`, being empty in every row" in card
+    want = {k: v for k, v in b.info.features.to_dict().items() if k not in dropped}
+    assert got["features"] == want and list(got["features"])[0] == "image_url", "URL-only shards lead with the URL"
+    built = [{k: v for k, v in r.items() if k not in dropped} for r in builder_rows(b, "validation")]
+    assert close(got["rows"], built) and close(got["streaming"], got["rows"])
     # features travel in the parquet schema metadata: ClassLabels survive without the README
     (dest / "README.md").unlink()
-    bare = read_with_plain_datasets(str(dest / "data"), "train", cwd=tmp_path)
+    bare = read_with_plain_datasets(str(dest / "urls"), "train", cwd=tmp_path)
     assert bare["features"]["gender"] == {"names": ["male", "female"], "_type": "ClassLabel"}
     # the same content again changes nothing
     (dest / "README.md").write_text(card)
@@ -115,21 +121,24 @@ def test_metfaces_both_modes_in_one_repo(http_server, tmp_path):
     assert res.config == "aligned" and res.rows == {"train": 4}
     assert validate(str(dest)) == []
     meta = json.loads((dest / "artface.json").read_text())
-    assert meta["default"] == "urls" and set(meta["configs"]) == {"urls", "aligned"}
+    assert meta["default"] == "aligned" and set(meta["configs"]) == {"urls", "aligned"}, "the repo opens on its pixels"
     card = (dest / "README.md").read_text()
-    assert "extra_gated_prompt" in card and "license: cc-by-nc-2.0" in card and "assets/urls-preview.png" in card
-    assert meta["configs"]["aligned"]["build"]["detector"] == "none (upstream landmarks)"
+    assert "license: cc-by-nc-2.0" in card and "assets/aligned-preview.png" in card
+    assert "extra_gated_prompt" not in card, "a folder is not gated: the card does not claim it"
+    assert not (dest / "assets" / "urls-preview.png").exists(), "no blank-canvas preview for URL-only data"
+    assert meta["configs"]["aligned"]["build"]["detector"] is None  # upstream landmarks
     assert (dest / "aligned" / "train-00000-of-00001.parquet").is_file() and (dest / "assets" / "aligned-preview.png").is_file()
     pf = pq.ParquetFile(dest / "aligned" / "train-00000-of-00001.parquet")
     assert b"huggingface" in pf.schema_arrow.metadata  # features in the schema
     got = read_with_plain_datasets(str(dest), "train", config="aligned", cwd=tmp_path)
     b = load_builder("metfaces", "aligned", size=64, **kw)
+    b.download_and_prepare()
     built = list(b.as_dataset(split="train"))
     assert [r["id"] for r in got["rows"]] == [r["id"] for r in built]
     for g, r in zip(got["rows"], built):
         assert g["image"] == [64, 64, int(np.asarray(r["image"]).sum())]
     assert got["streaming"] == got["rows"] or close(got["streaming"], got["rows"])
-    urls = read_with_plain_datasets(str(dest), "train", cwd=tmp_path)  # the default config
+    urls = read_with_plain_datasets(str(dest), "train", config="urls", cwd=tmp_path)
     assert "image" not in urls["features"] and len(urls["rows"]) == 4
 
 
@@ -138,7 +147,7 @@ def test_url_only_mode_of_a_pixel_config_keeps_landmarks_not_pixels(http_server,
     dest = tmp_path / "hub" / "m"
     res = publish("metfaces", "aligned", "urls", to=str(dest), source=str(src), size=64, cache_dir=str(tmp_path / "hf"))
     assert res.config == "aligned-urls"
-    schema = pq.read_schema(dest / "data" / "train-00000-of-00001.parquet")
+    schema = pq.read_schema(dest / "aligned-urls" / "train-00000-of-00001.parquet")
     assert "image" not in schema.names and str(schema.field("image_url").type) == "string"
 
 
@@ -149,7 +158,7 @@ def test_validate_finds_problems(tmp_path):
     (dest / "README.md").write_text(card.replace("license: cc-by-sa-4.0", "license: cc-by-sa-2.0"))
     assert any("cc-by-sa-2.0" in p for p in validate(str(dest)))
     (dest / "README.md").write_text(card)
-    (dest / "data" / "test-00000-of-00001.parquet").unlink()
+    (dest / "urls" / "test-00000-of-00001.parquet").unlink()
     assert any("split 'test': no file matches" in p for p in validate(str(dest)))
     assert validate(str(tmp_path / "nothing")) == [f"{tmp_path / 'nothing'}: no README.md"]
 
@@ -182,7 +191,7 @@ def test_hub_push_load_republish_interrupt(hub, http_server, tmp_path):
     repo = server.repos["artface/metfaces"]
     assert repo.gated == "auto" and len(repo.commits) == 2
     head, files = repo.head
-    assert files["data/train-00000-of-00001.parquet"].lfs and "README.md" in files
+    assert files["aligned/train-00000-of-00001.parquet"].lfs and "README.md" in files
     # load through the same server, no artface, streaming too
     reader_env = {k: v for k, v in env.items() if k != "HF_TOKEN"}
     got = read_with_plain_datasets("artface/metfaces", "train", env=env | {"HF_DATASETS_CACHE": str(tmp_path / "dc")}, cwd=tmp_path)
@@ -226,11 +235,11 @@ def test_republish_with_other_sharding_leaves_no_stale_shards(tmp_path):
     dest = tmp_path / "k"
     kw = dict(to=str(dest), source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
     publish("kaokore", "urls", "urls", max_shard_size="5KB", **kw)
-    n = len(list((dest / "data").glob("train-*")))
+    n = len(list((dest / "urls").glob("train-*")))
     assert n > 1 and n % 8 == 0  # small shards, in a count that divides by 8
     publish("kaokore", "urls", "urls", **kw)
-    assert [p.name for p in (dest / "data").glob("train-*")] == ["train-00000-of-00001.parquet"]
-    assert not list(dest.glob(".data.*")) and validate(str(dest)) == []
+    assert [p.name for p in (dest / "urls").glob("train-*")] == ["train-00000-of-00001.parquet"]
+    assert validate(str(dest)) == []
     got = read_with_plain_datasets(str(dest), "train", cwd=tmp_path)
     assert len(got["rows"]) == 32
 
@@ -307,3 +316,103 @@ def test_folder_publish_swaps_the_whole_repo_at_once_and_cleans_crash_leftovers(
     assert sorted(p.name for p in (tmp_path / "hub").iterdir()) == ["k"]
     again = publish("kaokore", "urls", "urls", max_shard_size="5KB", **kw)
     assert again.changed is False and validate(str(dest)) == []
+
+
+def test_validate_works_on_relative_paths_and_reads_the_card_as_the_hub_does(tmp_path, monkeypatch):
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    dest = tmp_path / "artface-hub" / "kaokore"
+    publish("kaokore", "urls", "urls", to=str(dest), source=str(KAOKORE_FIXTURES), cache_dir=str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    res = subprocess.run([sys.executable, "-m", "artface.cli", "validate", "./artface-hub/kaokore"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
+    card = DatasetCard.load(dest / "README.md")
+    meta = card.data.to_dict()
+    assert meta["language"] == ["ja", "en"] and meta["size_categories"] == ["n<1K"]
+    assert set(meta["task_categories"]) == {"image-classification", "unconditional-image-generation"}
+    assert meta["source_datasets"] and meta["annotations_creators"] == ["expert-generated"] and meta["pretty_name"] == "KaoKore"
+    assert "extra_gated_prompt" not in meta
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    configs = MetadataConfigs.from_dataset_card_data(card.data)
+    assert set(configs) == {"urls"} and configs["urls"]["default"] is True
+    info = infos["urls"]
+    assert info.download_size == sum(p.stat().st_size for p in (dest / "urls").glob("*.parquet")) > 0
+    assert info.dataset_size == sum(s.num_bytes for s in info.splits.values()) > 0
+    assert "bbox" not in info.features and "timeseries" not in card.text
+    assert not any(isinstance(f, __import__("datasets").List) and isinstance(f.feature, __import__("datasets").Value)
+                   and f.feature.dtype.startswith("float") and "emb" not in n for n, f in info.features.items()), \
+        "no top-level float list: the Hub would label the dataset timeseries"
+    body = card.text
+    for section in ("## What this repository holds", "## Configs", "## How to load", "## Fields", "## Splits",
+                    "## How it was built", "## Uses", "## Biases", "## License and attribution", "## Papers", "## Citation"):
+        assert section in body, section
+    assert "https://arxiv.org/abs/2002.08595" in body and 'load_dataset("<your-org>/kaokore", "urls"' in body
+    assert "streaming=True" in body and "img2dataset" in body and "**No image data is included.**" in body
+    assert str(tmp_path) not in card.content
+
+
+def test_processed_card_says_pixels_and_a_sample(http_server, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
+    dest = tmp_path / "m"
+    res = publish("metfaces", "aligned", "processed", to=str(dest), source=str(src), size=64, max_records=2,
+                  cache_dir=str(tmp_path / "hf"))
+    card = DatasetCard.load(dest / "README.md")
+    assert res.rows == {"train": 2}
+    assert "`aligned`: **pixels**: 64 px aligned faces (png); 2 rows, a sample of 4 records." in card.text
+    assert "No image data is included" not in card.text and "assets/aligned-preview.png" in card.text
+    assert "sample of 4 (max_records=2)" in card.text
+    assert card.data.to_dict()["task_categories"] == ["unconditional-image-generation", "keypoint-detection"]
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    from artface.cli import main
+
+    dest = tmp_path / "never"
+    assert main(["publish", "kaokore", "--config", "urls", "--source", str(KAOKORE_FIXTURES), "--to", str(dest), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run" in out and "urls/train-00000-of-00001.parquet" in out and "license: cc-by-sa-4.0" in out
+    assert not dest.exists()
+
+
+def test_hub_pull_request_branch_and_message(hub, tmp_path):
+    server, env = hub
+    common = ["--config", "urls", "--source", str(KAOKORE_FIXTURES), "--to", "hf://datasets/artface/kpr"]
+    first = run_cli(["publish", "kaokore", *common, "--commit-message", "first import"], env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    repo = server.repos["artface/kpr"]
+    assert repo.commits[-1][2] == "first import" and f"commit: {server.url}/datasets/artface/kpr/commit/" in first.stdout
+    main_head = repo.head[0]
+    pr = run_cli(["publish", "kaokore", *common, "--max-records", "2", "--create-pr"], env)
+    assert pr.returncode == 0, pr.stderr[-2000:]
+    assert repo.head[0] == main_head and len(repo.prs) == 1, "main untouched; the change is a pull request"
+    assert f"pull request: {server.url}/datasets/artface/kpr/discussions/1" in pr.stdout
+    br = run_cli(["publish", "kaokore", *common, "--max-records", "3", "--revision", "trial"], env)
+    assert br.returncode == 0, br.stderr[-2000:]
+    assert repo.head[0] == main_head and "trial" in repo.branches and len(repo.branches["trial"]) == 2
+
+
+def test_publish_reuses_a_finished_build_with_the_same_options(http_server, tmp_path):
+    from artface.builders.kaokore.test_builder import serve_kaokore
+
+    src = serve_kaokore(http_server, bad={})
+    opts = ["--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "3"]
+    build = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", *opts], capture_output=True, text=True,
+                           timeout=300, env=dict(os.environ))
+    assert build.returncode == 0, build.stderr[-2000:]
+    out = Path(build.stdout.split("output: ", 1)[1].split()[0])
+    arrows = {p: p.stat().st_mtime_ns for p in out.rglob("*.arrow")}
+    images_fetched = sum(1 for _, p in http_server.log if p.endswith("default.jpg"))
+    dest = tmp_path / "pub"
+    pub = subprocess.run([sys.executable, "-m", "artface.cli", "publish", "kaokore", *opts, "--mode", "processed", "--private",
+                          "--to", str(dest)], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert pub.returncode == 0, pub.stderr[-2000:]
+    assert arrows and {p: p.stat().st_mtime_ns for p in out.rglob("*.arrow")} == arrows, "the finished build was reused"
+    assert sum(1 for _, p in http_server.log if p.endswith("default.jpg")) == images_fetched
+    other = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", *opts[:-4], "--set", "size=32",
+                            "--max-records", "3"], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert other.returncode == 0 and other.stdout.split("output: ", 1)[1].split()[0] != str(out), "other options, other folder"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,6 +160,12 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     SOURCE: SourceSpec = SourceSpec()
     FOLDER: Path  # the dataset folder (card template, CITATION.bib, fixtures)
     FIELD_DOCS: dict[str, str] = {}  # card text for the dataset's own columns
+    LANGUAGES: tuple[str, ...] = ("en",)  # languages of the text columns (captions, titles, tags)
+    TASK_CATEGORIES: tuple[str, ...] = ("unconditional-image-generation",)  # Hub task ids (artface.hub_facts)
+    SOURCE_DATASETS: tuple[str, ...] = ("original",)
+    ANNOTATIONS_CREATORS: tuple[str, ...] = ("machine-generated",)
+    TAGS: tuple[str, ...] = ()
+    PAPERS: dict[str, str] = {}  # arXiv id -> title: the Hub links a dataset to papers cited by arXiv URL
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
@@ -253,6 +260,19 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             pipeline.fetcher.close()
 
     # -- shared pieces ------------------------------------------------------------------------
+    def default_output_dir(self) -> Path:
+        """Where ``artface build`` and ``artface publish`` keep this config's build: keyed by the
+        config id (every option but run settings), so a finished build with the same options is
+        reused and one with other options is never overwritten. Root: ``$ARTFACE_OUT`` or ./artface-out."""
+        return Path(os.environ.get("ARTFACE_OUT", "artface-out")) / self.DATASET_NAME / self.config_id
+
+    @classmethod
+    def card_meta(cls) -> dict:
+        """Card metadata of the dataset (YAML fields beyond license and configs)."""
+        return {"pretty_name": cls.PRETTY_NAME, "language": cls.LANGUAGES, "task_categories": cls.TASK_CATEGORIES,
+                "source_datasets": cls.SOURCE_DATASETS, "annotations_creators": cls.ANNOTATIONS_CREATORS,
+                "tags": ("art", "faces", "face-alignment", "artface", *cls.TAGS)}
+
     def pixel_options(self) -> PixelOptions:
         c = self.config
         return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format)

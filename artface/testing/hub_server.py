@@ -40,16 +40,29 @@ class Repo:
     repo_id: str
     private: bool = False
     gated: str | bool = False
-    commits: list[tuple[str, dict[str, Blob], str]] = field(default_factory=list)  # (oid, snapshot, message)
+    commits: list[tuple[str, dict[str, Blob], str]] = field(default_factory=list)  # main: (oid, snapshot, message)
+    branches: dict[str, list[tuple[str, dict[str, Blob], str]]] = field(default_factory=dict)  # other branches
+    prs: list[list[tuple[str, dict[str, Blob], str]]] = field(default_factory=list)  # refs/pr/<n + 1>
 
     @property
     def head(self) -> tuple[str, dict[str, Blob]]:
         return self.commits[-1][0], self.commits[-1][1]
 
-    def snapshot(self, rev: str) -> tuple[str, dict[str, Blob]] | None:
+    def history(self, rev: str) -> list | None:
+        """The commit list a revision name points at (main, a branch or refs/pr/N), or None."""
         if rev in ("main", "HEAD"):
-            return self.head
-        for oid, files, _ in self.commits:
+            return self.commits
+        if rev in self.branches:
+            return self.branches[rev]
+        if rev.startswith("refs/pr/") and rev[8:].isdigit() and 0 < int(rev[8:]) <= len(self.prs):
+            return self.prs[int(rev[8:]) - 1]
+        return None
+
+    def snapshot(self, rev: str) -> tuple[str, dict[str, Blob]] | None:
+        hist = self.history(rev)
+        if hist is not None:
+            return hist[-1][0], hist[-1][1]
+        for oid, files, _ in [c for h in (self.commits, *self.branches.values(), *self.prs) for c in h]:
             if oid == rev:
                 return oid, files
         return None
@@ -120,7 +133,8 @@ class HubServer:
             ("GET", r"/api/datasets/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?", self._info),
             ("PUT", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/settings", self._settings),
             ("POST", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)", self._preupload),
-            ("POST", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)", self._commit),
+            ("POST", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>.+)", self._commit),
+            ("POST", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/branch/(?P<branch>[^/]+)", self._branch),
             ("GET", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?P<sub>/.*)?", self._tree),
             ("POST", r"/api/datasets/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)", self._paths_info),
             ("POST", r"/datasets/(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch", self._lfs_batch),
@@ -260,7 +274,14 @@ class HubServer:
         if self.fail_next_commit:
             self.fail_next_commit = False
             return self._json(h, 500, {"error": "simulated failure while committing"})
-        head_oid, head = repo.head
+        history = repo.history(g["rev"])
+        if history is None:
+            return self._json(h, 404, {"error": f"Invalid rev id: {g['rev']}"}, {"X-Error-Code": "RevisionNotFound"})
+        create_pr = q.get("create_pr", ["0"])[0] in ("1", "true", "True")
+        if create_pr:  # a pull request on top of the revision; main stays as it is
+            history = list(history[-1:])
+            repo.prs.append(history)
+        head_oid, head = history[-1][0], history[-1][1]
         snap = dict(head)
         message = ""
         for line in body.decode().splitlines():
@@ -287,9 +308,21 @@ class HubServer:
                 snap = {p: b for p, b in snap.items() if not p.startswith(prefix)}
             else:
                 return self._json(h, 400, {"error": f"unknown commit key {key}"})
-        oid = self._oid(snap, message + str(len(repo.commits)))
-        repo.commits.append((oid, snap, message))
-        return self._json(h, 200, {"success": True, "commitOid": oid, "commitUrl": f"{self.url}/datasets/{repo.repo_id}/commit/{oid}"})
+        oid = self._oid(snap, message + str(sum(len(x) for x in (repo.commits, *repo.branches.values(), *repo.prs))))
+        history.append((oid, snap, message))
+        out = {"success": True, "commitOid": oid, "commitUrl": f"{self.url}/datasets/{repo.repo_id}/commit/{oid}"}
+        if create_pr:
+            out["pullRequestUrl"] = f"{self.url}/datasets/{repo.repo_id}/discussions/{len(repo.prs)}"
+        return self._json(h, 200, out)
+
+    def _branch(self, h, method, g, q, body, authed):
+        repo = self._repo(h, g["repo"], authed, write=True)
+        if repo is None:
+            return None
+        if g["branch"] in repo.branches:
+            return self._json(h, 409, {"error": "Reference already exists"})
+        repo.branches[g["branch"]] = [repo.commits[-1]]
+        return self._json(h, 200, {})
 
     def _entry(self, path: str, blob: Blob | None) -> dict:
         if blob is None:

@@ -64,6 +64,10 @@ class AAHQ(ArtfaceBuilder):
     RECIPE = "aahq"
     SOURCE = SourceSpec(files=("AAHQ-dataset.json",),
                         hint="AAHQ-dataset.json or a folder/URL holding it (https://github.com/onion-liu/aahq-dataset)")
+    TASK_CATEGORIES = ("unconditional-image-generation", "image-to-image")
+    SOURCE_DATASETS = ("extended|onion-liu/aahq-dataset",)
+    TAGS = ("artstation", "portraits")
+    PAPERS = {"2110.11728": "BlendGAN: Implicitly GAN Blending for Arbitrary Stylized Face Generation"}
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "aligned_name": "upstream key: the file name of the aligned image",

@@ -150,6 +150,12 @@ class KaoKore(ArtfaceBuilder):
     HOMEPAGE = "http://codh.rois.ac.jp/face/dataset/"
     DESCRIPTION = ("Faces cropped from Japanese picture scrolls and books of the Muromachi to early Edo periods, "
                    "with gender and social-status labels (KaoKore, ROIS-DS CODH).")
+    LANGUAGES = ("ja", "en")
+    TASK_CATEGORIES = ("image-classification", "unconditional-image-generation")
+    SOURCE_DATASETS = ("extended|rois-codh/kaokore",)
+    ANNOTATIONS_CREATORS = ("expert-generated",)
+    TAGS = ("japanese-art", "picture-scrolls")
+    PAPERS = {"2002.08595": "KaoKore: A Pre-modern Japanese Art Facial Expression Dataset"}
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "gender": "upstream label (labels.csv); -1 for unlabelled images",
@@ -166,6 +172,7 @@ class KaoKore(ArtfaceBuilder):
         "free_tags": "タグ values (Japanese)",
         "original_tags": "the record's line of original_tags.txt, unparsed",
         "dataset_version": "KaoKore version the record comes from (1.0-1.3)",
+        "caption_en": "an English description (the Hub's full-text search keeps only a-z words)",
     }
     SOURCE = SourceSpec(
         files=("urls.txt", "labels.csv", "original_tags.txt"),
@@ -199,6 +206,7 @@ class KaoKore(ArtfaceBuilder):
             "free_tags": datasets.List(s),
             "original_tags": s,
             "dataset_version": s,
+            "caption_en": s,
         }
 
     def _metadata(self) -> tuple[dict[str, str], str]:
@@ -241,6 +249,7 @@ class KaoKore(ArtfaceBuilder):
             g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
             s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
             raw = ";".join(f"{k}={v}" for k, vs in tags.get(stem, {}).items() for v in vs)
+            caps = captions(t, g_en, s_en)
             try:
                 image_url = iiif_resize(url, c.iiif_size) if c.iiif_size else url
             except ValueError as exc:
@@ -251,6 +260,7 @@ class KaoKore(ArtfaceBuilder):
                 fetch=locations.url(image_url),
                 image_url=image_url,
                 source_url=url,
-                fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version},
-                captions=captions(t, g_en, s_en),
+                fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version,
+                        "caption_en": caps[0]},
+                captions=caps,
             )

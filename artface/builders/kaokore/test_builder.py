@@ -134,7 +134,7 @@ def test_aligned_build_reports_every_failure_and_keeps_the_rest(http_server, tmp
     assert row["width"] == row["height"] == 256
     kps = np.array(row["kps5"])
     assert kps.shape == (5, 2) and (kps >= 0).all() and (kps < 256).all()
-    x0, y0, x1, y1 = row["bbox"]
+    x0, y0, x1, y1 = (row["bbox"][k] for k in ("x0", "y0", "x1", "y1"))
     assert x0 < kps[0, 0] < kps[1, 0] < x1
 
 

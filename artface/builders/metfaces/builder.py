@@ -84,6 +84,10 @@ class MetFaces(ArtfaceBuilder):
         hint=("a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the raw images; get "
               "metfaces.json from https://github.com/NVlabs/metfaces-dataset (Google Drive folder)"),
     )
+    TASK_CATEGORIES = ("unconditional-image-generation", "keypoint-detection")
+    SOURCE_DATASETS = ("extended|NVlabs/metfaces-dataset",)
+    TAGS = ("museum", "paintings")
+    PAPERS = {"2006.06676": "Training Generative Adversarial Networks with Limited Data"}
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "obj_id": "The Met's object id",

@@ -128,6 +128,11 @@ class MMCelebAHQ(ArtfaceBuilder):
     PRETTY_NAME = "Multi-Modal-CelebA-HQ"
     HOMEPAGE = UPSTREAM
     DESCRIPTION = "CelebA-HQ faces with segmentation masks, sketches, 10 captions each and 40 attributes (manual download)."
+    TASK_CATEGORIES = ("text-to-image", "image-segmentation", "unconditional-image-generation")
+    SOURCE_DATASETS = ("extended|IIGROUP/MM-CelebA-HQ-Dataset",)
+    ANNOTATIONS_CREATORS = ("expert-generated", "machine-generated")
+    PAPERS = {"2012.03308": "TediGAN: Text-Guided Diverse Face Image Generation and Manipulation",
+              "1907.11922": "MaskGAN: Towards Diverse and Interactive Facial Image Manipulation"}
     FOLDER = Path(__file__).parent
     SOURCE = SourceSpec(manual=True, hint=f"the folder with your unpacked downloads (--source, or data_dir=); get them from "
                                           f"{UPSTREAM} and CelebAMask-HQ")

@@ -83,6 +83,9 @@ class WikiArtFace(ArtfaceBuilder):
     PRETTY_NAME = "WikiART Face"
     HOMEPAGE = "https://github.com/asahi417/wikiart-crawler"
     DESCRIPTION = "Faces from WikiArt portraits of 15 art movements, with movement, artist and WikiArt metadata."
+    TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
+    SOURCE_DATASETS = ("extended|asahi417/wikiart-face",)
+    TAGS = ("wikiart", "paintings")
     FOLDER = Path(__file__).parent
     SOURCE = SourceSpec(hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
                              "Hub parquet (asahi417/wikiart-face), a CSV of portrait URLs (url,movement[,artist,title]), or a "
