@@ -79,14 +79,15 @@ def contents_text(entries: dict[str, dict], policy: LicensePolicy) -> str:
 
 
 def configs_table(entries: dict[str, dict], default: str) -> str:
-    rows = ["| config | holds | rows per split | whole or sample | source |", "|---|---|---|---|---|"]
+    rows = ["| config | what | holds | rows per split | whole or sample | source |", "|---|---|---|---|---|---|"]
     for name, e in entries.items():
         b = e["build"]
         splits = ", ".join(f"{s}: {n:,}" for s, n in e["splits"].items())
         whole = f"sample of {b['sample_of']:,} (max_records={b.get('max_records')})" if b.get("sample_of") else "whole"
         src = b.get("source") or "local"
         src = "the upstream files as downloaded by the publisher" if src == "local" else src
-        rows.append(f"| `{name}`{' (default)' if name == default else ''} | {holds(e)} | {splits} | {whole} | {src} |")
+        what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and e["kind"] != "urls" else "")
+        rows.append(f"| `{name}`{' (default)' if name == default else ''} | {what} | {holds(e)} | {splits} | {whole} | {src} |")
     return "\n".join(rows)
 
 

@@ -169,6 +169,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     entries[hub_config] = {
         "mode": mode,
         "builder_config": builder.config.name,
+        "description": builder.config.description or "",
         "kind": kind,
         "data_dir": hub_config,
         "splits": splits,
