@@ -1,10 +1,49 @@
-"""Command line: artface demo | build | publish | validate | doctor."""
+"""Command line: artface demo | list | info | build | publish | export | validate | cache | doctor.
+
+Errors artface raises on purpose (``artface.errors.ArtfaceError``) print one line and exit with
+their code; anything else prints one line too and keeps its traceback for ``--debug``.
+Exit codes: 0 done, 1 error (or every record failed), 2 refused / unknown name / bad usage,
+130 interrupted.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+
+EXAMPLES = """examples:
+  artface list
+  artface info kaokore
+  artface build kaokore --config aligned --set size=256 --num-proc 2
+  artface build metfaces --config aligned --source ~/metfaces/
+  artface publish kaokore --config urls --to hf://datasets/my-org/kaokore --dry-run
+  artface export kaokore --config aligned --set size=256 --format webdataset --out shards/
+  artface cache clean kaokore
+
+exit codes: 0 done; 1 error, or every record failed; 2 refused, unknown name or bad usage; 130 interrupted.
+Run any command with --debug for a traceback."""
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """``--set key=value`` pairs (the config parses each value by its field's type) + shortcuts."""
+    out = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --set expects key=value, got {pair!r}")
+        out[key.strip()] = value
+    if getattr(args, "source", None):
+        out["source"] = args.source
+    if getattr(args, "max_records", None) is not None:
+        out["max_records"] = args.max_records
+    return out
+
+
+# -- commands ---------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -17,30 +56,76 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_options(pairs: list[str]) -> dict:
-    """``key=value`` pairs for config options; the config parses each value by its field's type."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = value
-    return out
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .builders import BUILDERS, builder_class
+
+    print(f"{'dataset':14s} {'configs':34s} {'license':18s} public publishing")
+    for name in BUILDERS:
+        cls = builder_class(name)
+        configs = ", ".join(f"{c.name}" for c in cls.BUILDER_CONFIGS)
+        modes = ", ".join(cls.POLICY.public_modes) or "none (local builds only)"
+        print(f"{name:14s} {configs:34s} {cls.POLICY.hub_license:18s} {modes}")
+    print("\n`artface info NAME` for a dataset's configs, options and where to get its data.")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .builders import builder_class
+
+    cls = builder_class(args.name)
+    p = cls.POLICY
+    print(f"{cls.DATASET_NAME}: {cls.PRETTY_NAME}\n  {cls.DESCRIPTION}\n  homepage: {cls.HOMEPAGE}")
+    print(f"  license: {p.hub_license}; public publishing: {', '.join(p.public_modes) or 'none'} ({p.reason})")
+    src = cls.SOURCE
+    print(f"  source: {'manual download, ' if src.manual else ''}{src.hint}" + (f"; default {src.default}" if src.default else ""))
+    print("configs:")
+    defaults = cls.BUILDER_CONFIG_CLASS()
+    for c in cls.BUILDER_CONFIGS:
+        changed = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)
+                   if f.name not in ("name", "description", "kind") and getattr(c, f.name) != getattr(defaults, f.name)}
+        extra = "".join(f" {k}={v}" for k, v in changed.items())
+        print(f"  {c.name:10s} {c.kind:9s}{' (default)' if c.name == cls.DEFAULT_CONFIG_NAME else ''} {c.description}{extra}")
+    print("options (--set key=value):")
+    for f in dataclasses.fields(cls.BUILDER_CONFIG_CLASS):
+        if f.name in ("name", "version", "data_dir", "data_files", "description", "kind"):
+            continue
+        typ = str(f.type).replace("typing.", "")
+        print(f"  {f.name:16s} {typ:12s} default {getattr(defaults, f.name)!r:24s} {cls.OPTION_HELP.get(f.name, '')}")
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .builders import load_builder
 
-    options = _parse_options(args.set)
-    if args.source:
-        options["source"] = args.source
-    if args.max_records is not None:
-        options["max_records"] = args.max_records
-    builder = load_builder(args.name, args.config, cache_dir=args.cache_dir, **options)
+    builder = load_builder(args.name, args.config, cache_dir=args.cache_dir, **_options(args))
     out = args.out or str(builder.default_output_dir())
+    from .cache import human
+
+    records = builder.records()
+    order = {s: i for i, s in enumerate(builder.split_order())}
+    splits: dict[str, int] = {}
+    for r in sorted(records, key=lambda r: order.get(r.split, 99)):
+        splits[r.split] = splits.get(r.split, 0) + 1
+    c = builder.config
+    estimate = ""
+    if c.kind == "aligned":  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
+        per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3
+        estimate = f"; about {human(len(records) * per)} of {c.size} px {c.image_format}"
+    print(f"{builder.DATASET_NAME}/{c.name}: {len(records):,} records "
+          f"({', '.join(f'{s} {n:,}' for s, n in splits.items())}){estimate} -> {out}")
+    if args.num_proc and args.num_proc > 1 and max(splits.values(), default=0) < args.num_proc:
+        print(f"note: --num-proc {args.num_proc} but no split has that many records: fewer processes will run")
+    _quiet_datasets()
+    builder.progress = True
+    t0 = time.perf_counter()
     builder.download_and_prepare(output_dir=out, num_proc=args.num_proc)
+    dt = time.perf_counter() - t0
     rep = builder.report()
-    print(f"\n{args.name}/{builder.config.name}: {rep['written']} written, {rep['failed']} failed, of {rep['total']} records")
+    rate = f", {rep['written'] / dt:.1f} img/s" if c.kind != "urls" and dt > 0 else ""
+    print(f"\n{builder.DATASET_NAME}/{c.name}: {rep['written']} written, {rep['failed']} failed, of {rep['total']} records "
+          f"in {dt:.1f} s{rate}")
     for split, s in rep.get("splits", {}).items():
         print(f"  {split:11s} {s['written']:6d} written  {s['failed']:5d} failed  {s['failed_by_reason'] or ''}")
     if rep["failed"]:
@@ -49,25 +134,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 1 if rep["total"] and not rep["written"] else 0
 
 
-def _cmd_publish(args: argparse.Namespace) -> int:
-    from .licenses import PublishRefused
-    from .publish import PublishEmpty, publish
+def _quiet_datasets() -> None:
+    """artface's own bar (records, ETA, failures) replaces datasets' example counter."""
+    import datasets
 
-    options = _parse_options(args.set)
-    if args.source:
-        options["source"] = args.source
-    if args.max_records is not None:
-        options["max_records"] = args.max_records
-    try:
-        res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
-                      make_private=args.make_private, dry_run=args.dry_run, create_pr=args.create_pr, revision=args.revision,
-                      commit_message=args.commit_message, num_proc=args.num_proc, **options)
-    except PublishRefused as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 2
-    except PublishEmpty as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .publish import publish
+
+    _quiet_datasets()
+    res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
+                  make_private=args.make_private, dry_run=args.dry_run, create_pr=args.create_pr, revision=args.revision,
+                  commit_message=args.commit_message, num_proc=args.num_proc, **_options(args))
     if res.dry_run:
         print(f"dry run: {args.name}/{res.config} ({args.mode}) would go to {res.destination}; nothing was written or uploaded")
         print("files:\n" + "\n".join(f"  {f}" for f in res.files))
@@ -80,6 +161,19 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .builders import load_builder
+    from .export import export
+
+    _quiet_datasets()
+    builder = load_builder(args.name, args.config, **_options(args))
+    stats = export(builder, args.format, args.out, samples_per_shard=args.samples_per_shard)
+    for split, s in stats["splits"].items():
+        print(f"  {split:11s} {s['samples']:6d} samples of {s['records']} records ({s['success_rate']:.1%})")
+    print(f"{args.format}: {len(stats['shards'])} shard(s) in {args.out} (stats.json)")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
@@ -88,6 +182,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"problem: {p}")
     print(f"{args.dest}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .builders import canonical_name
+    from .cache import clean, human, usage
+
+    if args.action == "clean":
+        names = [canonical_name(n) for n in args.names]
+        if not names and not args.all:
+            raise SystemExit("error: name the datasets to clean, or pass --all")
+        removed = clean(names, fetch=args.fetch or args.all, builds=args.builds or args.all)
+        print("\n".join(f"removed {p}" for p in removed) or "nothing to remove")
+        return 0
+    total = 0
+    for what, path, nbytes, nfiles in usage():
+        total += nbytes
+        print(f"{what:30s} {human(nbytes):>10s} {nfiles:8,d} files  {path}")
+    print(f"{'total':30s} {human(total):>10s}")
+    return 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -114,57 +227,113 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- parser -----------------------------------------------------------------------------------
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="dataset (case-insensitive; `artface list`)")
+    p.add_argument("--config", default=None, help="config of the dataset (`artface info NAME`); default: the dataset's default")
+    p.add_argument("--source", default=None, help="upstream: a local folder or file, or an http(s) URL (default: upstream)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config option, e.g. size=512 (repeatable; `artface info NAME` lists them)")
+    p.add_argument("--max-records", type=int, default=None, help="per split: a sample, for trials")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="artface", description="Art-face datasets for the Hugging Face ecosystem.")
-    sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="detect + align the astronaut photo that scikit-image ships (offline)")
-    d.add_argument("--out", default="artface-out/demo")
-    d.add_argument("--size", type=int, default=1024)
-    d.add_argument("--warp", choices=["fast", "reference"], default="fast", help="alignment warp (default: fast)")
-    d.set_defaults(func=_cmd_demo)
+    from . import __version__
 
-    b = sub.add_parser("build", help="build a dataset config with its builder (resumable; failures reported)")
-    b.add_argument("name", help="dataset: kaokore, metfaces, ...")
-    b.add_argument("--config", default=None, help="urls | original | aligned")
-    b.add_argument("--source", default=None, help="upstream metadata folder or URL (default: upstream)")
-    b.add_argument("--out", default=None, help="output folder (default artface-out/NAME/CONFIG)")
-    b.add_argument("--num-proc", type=int, default=None)
-    b.add_argument("--max-records", type=int, default=None, help="per split, for a trial run")
+    p = argparse.ArgumentParser(prog="artface", description="Art-face datasets for the Hugging Face ecosystem.",
+                                epilog=EXAMPLES, formatter_class=_Help)
+    p.add_argument("--version", action="version", version=f"artface {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help: str, func) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, epilog=EXAMPLES, formatter_class=_Help)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        sp.set_defaults(func=func)
+        return sp
+
+    d = cmd("demo", "detect and align the astronaut photo that scikit-image ships (offline)", _cmd_demo)
+    d.add_argument("--out", default="artface-out/demo", help="output folder")
+    d.add_argument("--size", type=int, default=1024, help="aligned size in pixels")
+    d.add_argument("--warp", choices=["fast", "reference"], default="fast", help="alignment warp")
+
+    cmd("list", "the datasets, their configs, licenses and what may be published", _cmd_list)
+    i = cmd("info", "a dataset's configs, every option (type, default, meaning) and where to get its data", _cmd_info)
+    i.add_argument("name", help="dataset (case-insensitive)")
+
+    b = cmd("build", "build a dataset config (resumable; failures counted and reported)", _cmd_build)
+    _dataset_args(b)
+    b.add_argument("--out", default=None, help="output folder (default: artface-out/NAME/<config id>, keyed by the options)")
+    b.add_argument("--num-proc", type=int, default=None, help="processes (each split is cut into at least this many shards)")
     b.add_argument("--cache-dir", default=None, help="datasets cache dir")
-    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config option, e.g. size=512")
-    b.set_defaults(func=_cmd_build)
 
-    pb = sub.add_parser("publish", help="write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME")
-    pb.add_argument("name")
-    pb.add_argument("--config", default=None)
-    pb.add_argument("--mode", choices=["urls", "processed"], default="urls")
+    pb = cmd("publish", "write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME", _cmd_publish)
+    _dataset_args(pb)
+    pb.add_argument("--mode", choices=["urls", "processed"], default="urls", help="URL-only or with pixels")
     pb.add_argument("--to", default=None, help="folder (default artface-hub/NAME) or hf://datasets/ORG/NAME")
     pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
     pb.add_argument("--make-private", action="store_true",
                     help="with --private onto an existing public Hub repo: turn it private before anything is uploaded")
-    pb.add_argument("--max-shard-size", default="500MB", help="largest parquet shard (default 500MB)")
-    pb.add_argument("--source", default=None, help="upstream: local folder/file or http(s) URL (default: the dataset's upstream)")
-    pb.add_argument("--max-records", type=int, default=None, help="per split: publish a sample (the card says so)")
+    pb.add_argument("--max-shard-size", default="500MB", help="largest parquet shard")
     pb.add_argument("--num-proc", type=int, default=None, help="processes for the build")
     pb.add_argument("--dry-run", action="store_true", help="build and stage, print the file list and the card; write nothing")
     pb.add_argument("--create-pr", action="store_true", help="Hub: open a pull request instead of committing to the branch")
     pb.add_argument("--revision", default=None, help="Hub: the branch to commit to (created from main if missing)")
     pb.add_argument("--commit-message", default=None, help="Hub: the commit message")
-    pb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    pb.set_defaults(func=_cmd_publish)
 
-    doc = sub.add_parser("doctor", help="installed packages, onnxruntime providers, where each model resolves")
-    doc.set_defaults(func=_cmd_doctor)
+    e = cmd("export", "export a finished build as webdataset tar shards, an imagefolder or parquet", _cmd_export)
+    _dataset_args(e)
+    e.add_argument("--format", choices=["webdataset", "imagefolder", "parquet"], default="webdataset", help="output format")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--samples-per-shard", type=int, default=1000, help="webdataset: samples per tar shard")
 
-    v = sub.add_parser("validate", help="check a published folder or repo as the Hub would read it")
-    v.add_argument("dest")
-    v.set_defaults(func=_cmd_validate)
+    v = cmd("validate", "check a published folder or repo as the Hub would read it", _cmd_validate)
+    v.add_argument("dest", help="folder or hf://datasets/ORG/NAME")
+
+    c = cmd("cache", "show what artface keeps on disk (fetch cache, work store, builds), or clean it", _cmd_cache)
+    c.add_argument("action", nargs="?", choices=["show", "clean"], default="show", help="show sizes, or clean")
+    c.add_argument("names", nargs="*", help="clean: the datasets whose work store to remove")
+    c.add_argument("--fetch", action="store_true", help="clean: the fetch cache too")
+    c.add_argument("--builds", action="store_true", help="clean: the finished builds too")
+    c.add_argument("--all", action="store_true", help="clean: everything")
+
+    cmd("doctor", "installed packages, onnxruntime providers, where each model resolves", _cmd_doctor)
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error as one line: artface's own say it all; others get their type in front."""
+    from .errors import ArtfaceError
+
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if type(exc).__name__ == "LocalTokenNotFoundError" or status == 401:
+        return "the Hub found no valid token: run `hf auth login` or set HF_TOKEN"
+    if isinstance(exc, PermissionError) and getattr(exc, "filename", None):
+        return f"cannot write {exc.filename}: permission denied"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, ArtfaceError) else f"{type(exc).__name__}: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .errors import ArtfaceError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished records are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    except ArtfaceError as exc:
+        if args.debug:
+            raise
+        kind = "refused" if exc.exit_code == 2 and type(exc).__name__ == "PublishRefused" else "error"
+        print(f"{kind}: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - one line for the user; --debug shows the traceback
+        if args.debug:
+            raise
+        print(f"error: {_one_line(exc)} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

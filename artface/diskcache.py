@@ -57,3 +57,8 @@ class DiskCache:
 def cache_root() -> Path:
     """artface's cache folder: ``$ARTFACE_CACHE``, default ``~/.cache/artface`` (fetch/ and work/)."""
     return Path(os.environ.get("ARTFACE_CACHE", Path.home() / ".cache" / "artface"))
+
+
+def output_root() -> Path:
+    """Where finished builds go: ``$ARTFACE_OUT``, default ``./artface-out``."""
+    return Path(os.environ.get("ARTFACE_OUT", "artface-out"))

@@ -65,6 +65,24 @@ class FetchConfig:
     cache_dir: Path | None = None
     headers: dict = field(default_factory=dict)
     allow_private_hosts: bool | None = None  # None: from ARTFACE_ALLOW_PRIVATE_HOSTS
+    respect_optout: bool = True  # X-Robots-Tag noai / noimageai -> opted_out, as img2dataset does
+
+
+#: X-Robots-Tag directives by which a server asks that an image not be used for AI training
+OPTOUT_DIRECTIVES = ("noai", "noimageai")
+
+
+def opted_out(values: list[str]) -> str | None:
+    """The opt-out directive in X-Robots-Tag header values (``noai``, ``otherbot: noimageai`` applies
+    only to that bot; ``artface: noai`` and unprefixed ones apply to us), else None."""
+    for value in values:
+        for part in value.split(","):
+            agent, sep, directive = part.rpartition(":")
+            if sep and agent.strip().lower() not in ("", "*", "artface"):
+                continue
+            if directive.strip().lower() in OPTOUT_DIRECTIVES:
+                return directive.strip().lower()
+    return None
 
 
 class _Refused(Exception):
@@ -167,6 +185,9 @@ class Fetcher:
                     ra = r.headers.get("retry-after", "")
                     detail = f"retry-after={ra}" if r.status_code == 429 and ra.isdigit() else f"HTTP {r.status_code}"
                     return FetchResult(url, f"http_{r.status_code}", http_status=r.status_code, detail=detail)
+                directive = opted_out(r.headers.get_list("x-robots-tag")) if cfg.respect_optout else None
+                if directive:
+                    return FetchResult(url, "opted_out", http_status=200, detail=f"X-Robots-Tag: {directive}")
                 length = r.headers.get("content-length")
                 if length and length.isdigit() and int(length) > cfg.max_bytes:
                     return FetchResult(url, "too_large", http_status=200, detail=f"content-length {length} > {cfg.max_bytes}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import ArtfaceError
 from .hub_facts import LICENSE_IDS as HUB_LICENSE_IDS
 
 
@@ -33,8 +34,10 @@ class LicensePolicy:
             raise ValueError(f"{self.dataset}: license 'other' needs license_name and license_link")
 
 
-class PublishRefused(PermissionError):
-    """The license policy does not allow this publish."""
+class PublishRefused(ArtfaceError, PermissionError):
+    """The license policy (or the destination's visibility) does not allow this publish."""
+
+    exit_code = 2
 
 
 def check_publish(policy: LicensePolicy, mode: str, private: bool) -> None:

@@ -28,6 +28,7 @@ from artface_align.models import sha256_file
 from . import __version__
 from .builders import builder_class, load_builder
 from .cards import card_data, render_card
+from .errors import ArtfaceError
 from .licenses import PublishRefused, check_publish
 from .report import read_report
 from .schema import GEOMETRY
@@ -38,7 +39,7 @@ HUB_PREFIX = "hf://datasets/"
 META_NAME = "artface.json"
 
 
-class PublishEmpty(ValueError):
+class PublishEmpty(ArtfaceError, ValueError):
     """The config built no rows: there is nothing to publish."""
 
 

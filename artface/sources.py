@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from .diskcache import cache_root
+from .errors import ArtfaceError
 from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
 from .locations import Location, local_file, public_url, read_file
@@ -23,11 +24,11 @@ def max_metadata_bytes() -> int:
     return int(os.environ.get("ARTFACE_MAX_METADATA_BYTES", 512 * 2**20))
 
 
-class SourceError(FileNotFoundError):
+class SourceError(ArtfaceError, FileNotFoundError):
     """The upstream data cannot be located or read (one line: what, where, what to do)."""
 
 
-class MetadataError(ValueError):
+class MetadataError(ArtfaceError, ValueError):
     """A metadata file is malformed: the message names the file, the line or record, and the problem."""
 
 
@@ -116,10 +117,19 @@ class Source:
         return Source(self.dataset, self.spec, self.where(folder), self.local)
 
     def exists(self, name: str) -> bool:
+        """Whether file ``name`` is there; a source that cannot be reached is an error, not a no."""
         if self.local:
             return Path(self.where(name)).is_file()
         with Fetcher(FetchConfig(retries=1, allow_private_hosts=True)) as f:
-            return f.fetch(self.where(name)).ok
+            res = f.fetch(self.where(name))
+        if res.status in ("connection_error", "timeout"):
+            raise SourceError(self._unreachable(name, res))
+        return res.ok
+
+    def _unreachable(self, name: str, res) -> str:
+        host = urlsplit(self.where(name)).hostname
+        return (f"{self.dataset}: cannot connect to {host} ({res.status}: {res.detail}). Check the network, or pass "
+                f"--source with a local copy ({self.spec.hint})")
 
     def read_bytes(self, name: str, max_bytes: int | None = None) -> bytes:
         where = self.where(name)
@@ -131,6 +141,8 @@ class Source:
                 raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
         with Fetcher(FetchConfig(retries=2, max_bytes=max_bytes, allow_private_hosts=True)) as f:
             res = f.fetch(where)
+        if res.status in ("connection_error", "timeout"):
+            raise SourceError(self._unreachable(name, res))
         if not res.ok:
             raise SourceError(f"{self.dataset}: cannot read {where}: {res.status} {res.detail}".strip())
         return res.data  # type: ignore[return-value]

@@ -154,6 +154,6 @@ def test_run_settings_change_no_identity(tmp_path):
                      fetch_timeout=5, fetch_retries=0, shard_size=7)
     assert a.config_id == b.config_id and a._cache_dir == b._cache_dir
     assert a.pixel_fingerprint() == b.pixel_fingerprint()
-    for change in (dict(size=128), dict(warp="reference"), dict(iiif_size=512), dict(image_format="jpeg"), dict(detector="scrfd_10g")):
+    for change in (dict(size=128), dict(warp="reference"), dict(iiif_size=512), dict(image_format="png"), dict(image_quality=80), dict(detector="scrfd_10g")):
         c = load_builder("kaokore", "aligned", source=str(KAOKORE), cache_dir=str(tmp_path), **change)
         assert c.pixel_fingerprint() != a.pixel_fingerprint(), change

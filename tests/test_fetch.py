@@ -118,3 +118,15 @@ def test_private_addresses_refused_unless_allowed(http_server, tmp_path, monkeyp
     assert http_server.hits("/local.jpg") == 0, "no request was sent"
     with Fetcher(FetchConfig(retries=0, allow_private_hosts=True)) as allowing:
         assert allowing.fetch(url).ok
+
+
+def test_artists_opt_out_is_honoured_by_default(http_server, tmp_path):
+    noai = http_server.add("/a.jpg", b"pixels", kind="raw", status=200, headers={"X-Robots-Tag": "noindex, noai"})
+    other_bot = http_server.add("/b.jpg", b"pixels", kind="raw", status=200, headers={"X-Robots-Tag": "otherbot: noimageai"})
+    ours = http_server.add("/c.jpg", b"pixels", kind="raw", status=200, headers={"X-Robots-Tag": "artface: noimageai"})
+    with Fetcher(FetchConfig(retries=0, cache_dir=tmp_path / "c")) as f:
+        r = f.fetch(noai)
+        assert r.status == "opted_out" and "noai" in r.detail and not f.cache.has(noai)
+        assert f.fetch(other_bot).ok and f.fetch(ours).status == "opted_out"
+    with Fetcher(FetchConfig(retries=0, respect_optout=False)) as f:
+        assert f.fetch(noai).ok

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import UnknownName
+
 BUILDERS = {
     "kaokore": "artface.builders.kaokore.builder:KaoKore",
     "metfaces": "artface.builders.metfaces.builder:MetFaces",
@@ -12,19 +14,36 @@ BUILDERS = {
 }
 
 
+def canonical_name(name: str) -> str:
+    """Dataset names are case-insensitive, with - or _ (``MetFaces``, ``wikiart-face``)."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in BUILDERS:
+        raise UnknownName(f"unknown dataset {name!r}; available: {', '.join(sorted(BUILDERS))} (artface list)")
+    return key
+
+
 def builder_class(name: str):
-    if name not in BUILDERS:
-        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(sorted(BUILDERS))}")
-    module, cls = BUILDERS[name].split(":")
+    module, cls = BUILDERS[canonical_name(name)].split(":")
     return getattr(importlib.import_module(module), cls)
 
 
 def load_builder(name: str, config_name: str | None = None, **config_kwargs):
     """A ``datasets`` builder for an artface dataset: ``download_and_prepare()``, ``as_dataset()``,
     ``as_streaming_dataset()`` work as usual. Keyword options go to the config (size, source, ...);
-    ``cache_dir`` goes to the builder."""
+    ``cache_dir`` goes to the builder. Unknown configs and options are refused before any work."""
+    import dataclasses
+
     builder_kwargs = {k: config_kwargs.pop(k) for k in ("cache_dir", "writer_batch_size") if k in config_kwargs}
-    return builder_class(name)(config_name=config_name, **builder_kwargs, **config_kwargs)
+    cls = builder_class(name)
+    configs = [c.name for c in cls.BUILDER_CONFIGS]
+    if config_name is not None and config_name not in configs:
+        raise UnknownName(f"{cls.DATASET_NAME} has no config {config_name!r}; its configs: {', '.join(configs)}")
+    fields = {f.name for f in dataclasses.fields(cls.BUILDER_CONFIG_CLASS)}
+    unknown = sorted(set(config_kwargs) - fields)
+    if unknown:
+        raise UnknownName(f"{cls.DATASET_NAME} has no option {', '.join(map(repr, unknown))}; "
+                          f"see `artface info {cls.DATASET_NAME}` for its options")
+    return cls(config_name=config_name, **builder_kwargs, **config_kwargs)
 
 
 def policy_table() -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import datasets
 
-from ..diskcache import cache_root, sha256_hex
+from ..diskcache import cache_root, output_root, sha256_hex
+from ..errors import ArtfaceError
 from ..fetch import FetchConfig, Fetcher
 from ..licenses import LicensePolicy
 from ..paths import safe_name
@@ -37,11 +37,12 @@ PIXEL_VERSION = 2
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
 RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels")
 #: config fields that choose records or name things, not pixels (outcomes are keyed per record)
-NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records")
+NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records",
+              "respect_optout")
 WARPS = ("fast", "reference")
 
 
-class OptionError(ValueError):
+class OptionError(ArtfaceError, ValueError):
     """A config option with a wrong type or value (one line: the option, the value, what is allowed)."""
 
 
@@ -55,7 +56,9 @@ class ArtfaceConfig(datasets.BuilderConfig):
     warp: str = "fast"  # alignment warp: fast | reference
     detector: str = "retinaface_mnet025"
     landmarks: str | None = None  # e.g. "1k3d68" or "dlib68"
-    image_format: str = "png"  # aligned images: png | jpeg | webp
+    image_format: str = "jpeg"  # aligned images: jpeg (q95 4:4:4: near-lossless, 4x smaller, 20x faster than png) | png | webp
+    image_quality: int = 95  # jpeg / webp quality
+    respect_optout: bool = True  # honour X-Robots-Tag noai / noimageai on image responses
     max_records: int | None = None  # per split; for trials and tests
     shard_size: int = 500  # records per generator shard (num_proc / streaming workers)
     fetch_timeout: float = 30.0
@@ -85,6 +88,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
             "warp": (self.warp in WARPS, " | ".join(WARPS)),
             "image_format": (self.image_format in IMAGE_FORMATS, " | ".join(IMAGE_FORMATS)),
             "size": (8 <= self.size <= 8192, "8..8192"),
+            "image_quality": (1 <= self.image_quality <= 100, "1..100"),
             "max_records": (self.max_records is None or self.max_records >= 1, "a positive integer"),
             "shard_size": (self.shard_size >= 1, "a positive integer"),
             "fetch_timeout": (self.fetch_timeout > 0, "seconds > 0"),
@@ -166,6 +170,27 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     ANNOTATIONS_CREATORS: tuple[str, ...] = ("machine-generated",)
     TAGS: tuple[str, ...] = ()
     PAPERS: dict[str, str] = {}  # arXiv id -> title: the Hub links a dataset to papers cited by arXiv URL
+    #: what each option means (``artface info``); a dataset adds its own with {**ArtfaceBuilder.OPTION_HELP, ...}
+    OPTION_HELP: dict[str, str] = {
+        "source": "upstream: a local folder or file, or an http(s) URL (default: the dataset's upstream)",
+        "size": "aligned output size in pixels",
+        "warp": "alignment warp: fast (one prefiltered affine warp) | reference (NVlabs' FFHQ script step by step)",
+        "detector": "face detector: retinaface_mnet025 (offline default) | scrfd_10g, scrfd_2.5g, scrfd_500m (insightface)",
+        "landmarks": "68-point model: 1k3d68 | 2d106det (insightface) | dlib68; none: 5 detected points",
+        "image_format": "aligned image encoding: jpeg (default: q95, 4:4:4, ~46-52 dB, a quarter of png's bytes, "
+                        "20x faster to encode; benchmarks/bench_formats.py) | png (lossless) | webp",
+        "image_quality": "jpeg/webp quality (1-100)",
+        "max_records": "per split: build a sample (the report and the card say so)",
+        "respect_optout": "skip images whose server sends X-Robots-Tag noai / noimageai (failure reason opted_out)",
+        "max_pixels": "images over this many pixels fail as image_too_large (checked from the header)",
+        "shard_size": "records per generator shard (num_proc and streaming workers split by shards) [run setting]",
+        "fetch_timeout": "seconds without progress before a download fails (4x in total) [run setting]",
+        "fetch_retries": "extra attempts for retryable failures (429, 5xx, timeouts) [run setting]",
+        "concurrency": "parallel downloads [run setting]",
+        "workers": "parallel detect/align threads [run setting]",
+        "threads": "ONNX threads per detector session (default: cores / workers) [run setting]",
+        "kind": "what the config holds: urls | original | aligned",
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
@@ -173,6 +198,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         self._upstream_count: int | None = None
         self._source: Source | None = None
         self.pipeline: Pipeline | None = None
+        self.progress = False  # a progress bar per shard of records (the CLI turns it on)
+        self._num_proc = 1
         super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -240,7 +267,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         for rec in self.records():
             by_split.setdefault(rec.split, []).append(rec)
         order = {s: i for i, s in enumerate(self.split_order())}
-        n = self.config.shard_size
+        # at least num_proc shards per split, so that every process gets work
+        longest = max((len(r) for r in by_split.values()), default=0)
+        n = max(1, min(self.config.shard_size, -(-longest // self._num_proc)))
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"shards": [recs[i : i + n] for i in range(0, len(recs), n)]})
             for split, recs in sorted(by_split.items(), key=lambda kv: order.get(kv[0], 99))
@@ -253,18 +282,28 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                 yield rec.id, self.make_row(rec)
             return
         pipeline = self.make_pipeline()
+        bar = self._progress_bar(records)
         try:
-            for rec, out in pipeline.rows(records):
+            for rec, out in pipeline.rows(records, on_done=bar.update_record if bar else None):
                 yield rec.id, self.make_row(rec, out)
         finally:
             pipeline.fetcher.close()
+            if bar:
+                bar.close()
+
+    def _progress_bar(self, records: list[Record]):
+        if not self.progress or not records:
+            return None
+        from ..progress import RecordBar
+
+        return RecordBar(len(records), f"{self.DATASET_NAME}/{self.config.name} {records[0].split}")
 
     # -- shared pieces ------------------------------------------------------------------------
     def default_output_dir(self) -> Path:
         """Where ``artface build`` and ``artface publish`` keep this config's build: keyed by the
         config id (every option but run settings), so a finished build with the same options is
         reused and one with other options is never overwritten. Root: ``$ARTFACE_OUT`` or ./artface-out."""
-        return Path(os.environ.get("ARTFACE_OUT", "artface-out")) / self.DATASET_NAME / self.config_id
+        return output_root() / self.DATASET_NAME / self.config_id
 
     @classmethod
     def card_meta(cls) -> dict:
@@ -275,7 +314,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
 
     def pixel_options(self) -> PixelOptions:
         c = self.config
-        return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format)
+        return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format, c.image_quality)
 
     def pixel_fingerprint(self) -> str:
         settings = {"dataset": self.DATASET_NAME, "recipe": self.RECIPE, "pixel_version": PIXEL_VERSION,
@@ -288,7 +327,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def make_pipeline(self) -> Pipeline:
         c = self.config
         fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency,
-                                      cache_dir=cache_root() / "fetch"))
+                                      cache_dir=cache_root() / "fetch", respect_optout=c.respect_optout))
         self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
                                  RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels))
         return self.pipeline
@@ -327,6 +366,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         from the work store, so only the failures are retried) and the build report is written
         next to the output."""
         out = Path(output_dir or self._cache_dir)
+        self._num_proc = max(1, kwargs.get("num_proc") or 1)
         old = read_report(out) or {}
         if download_mode is None and (old.get("failed", 0) or old.get("pending", 0)):
             download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
@@ -334,6 +374,6 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         super().download_and_prepare(output_dir=output_dir, download_mode=download_mode, **kwargs)
         rep = self.report()
         write_report(out, rep, old)
-        if rep["failed"]:
+        if rep["failed"] and not self.progress:  # the CLI prints its own summary
             log.warning("%s/%s: %d of %d records failed: %s (details in %s)", self.DATASET_NAME, self.config.name,
                         rep["failed"], rep["total"], rep["failed_by_reason"], out)

@@ -52,7 +52,7 @@ def test_urls_config_lists_every_record_without_fetching(http_server, tmp_path):
 
 def test_aligned_build_succeeds_with_dead_urls_reported(http_server, tmp_path):
     src = serve_aahq(http_server)
-    b = load_builder("aahq", "aligned", source=src, size=128, cache_dir=str(tmp_path), **FAST)
+    b = load_builder("aahq", "aligned", source=src, size=128, image_format="png", cache_dir=str(tmp_path), **FAST)
     b.download_and_prepare()
     rep = b.report()
     assert rep["written"] == 3 and rep["failed_by_reason"] == {"http_404": 1, "http_503": 1}

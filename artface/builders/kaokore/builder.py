@@ -156,6 +156,10 @@ class KaoKore(ArtfaceBuilder):
     ANNOTATIONS_CREATORS = ("expert-generated",)
     TAGS = ("japanese-art", "picture-scrolls")
     PAPERS = {"2002.08595": "KaoKore: A Pre-modern Japanese Art Facial Expression Dataset"}
+    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP,
+                   "dataset_version": "KaoKore version: 1.0 | 1.1 | 1.2 | 1.3",
+                   "include_unlabeled": "add the images without labels as split 'unlabeled' (labels -1)",
+                   "iiif_size": "re-request the IIIF crops at this size (published: 256)"}
     FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "gender": "upstream label (labels.csv); -1 for unlabelled images",

@@ -69,7 +69,7 @@ def parse_metfaces(text: str, name: str = "metfaces.json") -> list[dict]:
 class MetFaces(ArtfaceBuilder):
     BUILDER_CONFIGS = [
         ArtfaceConfig(name="urls", kind="urls", description="Metadata, Met image URLs and the 68 landmarks; no pixels."),
-        ArtfaceConfig(name="aligned", kind="aligned", size=1024, warp="reference",
+        ArtfaceConfig(name="aligned", kind="aligned", size=1024, warp="reference", image_format="png",
                       description="The MetFaces recipe (FFHQ, transform at 4x the output size) from the JSON landmarks."),
         ArtfaceConfig(name="original", kind="original", description="The Met's source images as downloaded."),
     ]

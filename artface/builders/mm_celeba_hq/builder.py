@@ -133,6 +133,8 @@ class MMCelebAHQ(ArtfaceBuilder):
     ANNOTATIONS_CREATORS = ("expert-generated", "machine-generated")
     PAPERS = {"2012.03308": "TediGAN: Text-Guided Diverse Face Image Generation and Manipulation",
               "1907.11922": "MaskGAN: Towards Diverse and Interactive Facial Image Manipulation"}
+    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP,
+                   "allow_missing": "build without these modalities: any of captions, mask, attributes, sketch (comma-separated)"}
     FOLDER = Path(__file__).parent
     SOURCE = SourceSpec(manual=True, hint=f"the folder with your unpacked downloads (--source, or data_dir=); get them from "
                                           f"{UPSTREAM} and CelebAMask-HQ")

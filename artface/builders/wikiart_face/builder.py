@@ -86,6 +86,7 @@ class WikiArtFace(ArtfaceBuilder):
     TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
     SOURCE_DATASETS = ("extended|asahi417/wikiart-face",)
     TAGS = ("wikiart", "paintings")
+    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP, "blur": "rebuild: blur outside a centred circle (radius 100 px at 256), as the release did"}
     FOLDER = Path(__file__).parent
     SOURCE = SourceSpec(hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
                              "Hub parquet (asahi417/wikiart-face), a CSV of portrait URLs (url,movement[,artist,title]), or a "

@@ -1,0 +1,144 @@
+"""The command line as a user drives it: subprocesses, real local servers, help texts, exit codes,
+one-line errors, progress and summary, exports read by other tools, the cache command."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from artface.builders.kaokore.test_builder import serve_kaokore
+
+KAOKORE = Path(__file__).resolve().parents[1] / "artface" / "builders" / "kaokore" / "fixtures"
+
+
+def cli(*args: str, timeout: int = 300, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "artface.cli", *args], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ), cwd=cwd)
+
+
+def test_help_version_list_info():
+    top = cli("--help")
+    assert top.returncode == 0 and "examples:" in top.stdout and "exit codes:" in top.stdout
+    build = cli("build", "--help")
+    assert "(default: None)" in build.stdout and "--num-proc" in build.stdout and "artface info NAME" in build.stdout
+    assert cli("--version").stdout.startswith("artface ")
+    listed = cli("list").stdout
+    assert all(n in listed for n in ("kaokore", "metfaces", "aahq", "wikiart_face", "mm_celeba_hq")) and "cc-by-sa-4.0" in listed
+    info = cli("info", "WikiArt-Face")  # case-insensitive, - or _
+    assert info.returncode == 0 and "released" in info.stdout and "blur" in info.stdout and "default False" in info.stdout
+
+
+@pytest.mark.parametrize("args,code,expect", [
+    (["build", "nope"], 2, "error: unknown dataset 'nope'; available: aahq, kaokore"),
+    (["build", "kaokore", "--config", "bogus"], 2, "error: kaokore has no config 'bogus'; its configs: urls, original, aligned"),
+    (["build", "kaokore", "--set", "colour=red"], 2, "error: kaokore has no option 'colour'"),
+    (["build", "kaokore", "--set", "size=abc"], 1, "error: option size='abc' is not a valid int"),
+    (["build", "metfaces"], 1, "error: metfaces needs --source"),
+    (["build", "mm_celeba_hq"], 1, "error: mm_celeba_hq is a manual download"),
+    (["build", "kaokore", "--source", "http://127.0.0.1:9/kaokore"], 1, "error: kaokore: cannot connect to 127.0.0.1"),
+])
+def test_errors_are_one_line_with_documented_exit_codes(args, code, expect):
+    res = cli(*args)
+    assert res.returncode == code, res.stderr
+    assert res.stderr.strip().startswith(expect), res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    debug = cli("--debug", *args)
+    assert "Traceback" in debug.stderr
+
+
+def test_unwritable_output_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # an output path under a file fails for every user, root included
+    res = cli("build", "kaokore", "--source", str(KAOKORE), "--out", str(blocker / "out"))
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "Traceback" not in res.stderr and str(blocker) in res.stderr
+
+
+def test_build_progress_summary_and_advice(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404", "00000005": "flaky"})
+    res = cli("build", "kaokore", "--config", "aligned", "--source", src, "--set", "size=64", "--set", "fetch_retries=0",
+              "--num-proc", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out, err = res.stdout, res.stderr
+    assert "kaokore/aligned: 38 records (train 32, validation 2, test 4); about" in out and "KB of 64 px jpeg" in out
+    assert "/16 [" in err or "/16" in err, "a bar per shard with its total"
+    assert "written" in err and "failed" in err
+    assert "36 written, 2 failed, of 38 records in" in out and "img/s" in out
+    assert "1 may succeed later (http_500): run the same command again" in out
+    assert "1 are permanent (http_404): they are listed in the report" in out
+    assert out.count("failures by reason") == 1 and "back to 1" not in err, "num_proc=2 really used two processes"
+
+
+def test_image_format_and_quality(http_server, tmp_path):
+    from PIL import Image
+    import io
+    import datasets
+
+    src = serve_kaokore(http_server, bad={})
+    for fmt, magic in (("png", "PNG"), ("webp", "WEBP"), ("jpeg", "JPEG")):
+        from artface.builders import load_builder
+
+        b = load_builder("kaokore", "aligned", source=src, size=64, max_records=2, image_format=fmt, image_quality=80,
+                         cache_dir=str(tmp_path / fmt))
+        b.download_and_prepare()
+        row = b.as_dataset(split="train").cast_column("image", datasets.Image(decode=False))[0]
+        assert Image.open(io.BytesIO(row["image"]["bytes"])).format == magic
+
+
+def test_export_webdataset_read_by_webdataset_and_datasets(http_server, tmp_path):
+    import datasets
+    import webdataset as wds
+
+    src = serve_kaokore(http_server, bad={"00000003": "404"})
+    common = ["--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "6"]
+    missing = cli("export", "kaokore", *common, "--out", str(tmp_path / "none"))
+    assert missing.returncode == 1 and "run `artface build kaokore --config aligned` with the same options first" in missing.stderr
+    assert cli("build", "kaokore", *common).returncode == 0
+    out = tmp_path / "wds"
+    res = cli("export", "kaokore", *common, "--format", "webdataset", "--out", str(out), "--samples-per-shard", "4")
+    assert res.returncode == 0, res.stderr[-2000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["splits"]["train"] == {"samples": 5, "records": 6, "success_rate": 0.8333, "failed_by_reason": {"http_404": 1}}
+    shard_stats = json.loads((out / "train-00000_stats.json").read_text())
+    assert shard_stats["samples"] == 4 and shard_stats["img_per_s"] and shard_stats["bytes"] > 0
+    samples = list(wds.WebDataset(str(out / "train-{00000..00001}.tar"), shardshuffle=False).decode("pil"))
+    assert len(samples) == 5 and samples[0]["jpg"].size == (64, 64)
+    assert samples[0]["json"]["gender_name"] in ("male", "female") and samples[0]["txt"].startswith("a")
+    ds = datasets.load_dataset("webdataset", data_files={"train": [str(p) for p in sorted(out.glob("train-*.tar"))]}, split="train")
+    assert len(ds) == 5 and ds[0]["jpg"].size == (64, 64) and "id" in ds[0]["json"]
+    folder = tmp_path / "folder"
+    assert cli("export", "kaokore", *common, "--format", "imagefolder", "--out", str(folder)).returncode == 0
+    imgs = datasets.load_dataset("imagefolder", data_dir=str(folder / "train"), split="train")
+    assert len(imgs) == 5 and imgs[0]["image"].size == (64, 64) and imgs.features["gender"] is not None
+
+
+def test_cache_show_and_clean(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={})
+    assert cli("build", "kaokore", "--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "2").returncode == 0
+    shown = cli("cache").stdout
+    assert "fetch cache" in shown and "work store kaokore" in shown and "builds kaokore" in shown and "total" in shown
+    assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
+    cleaned = cli("cache", "clean", "KaoKore", "--builds")
+    assert cleaned.returncode == 0 and "work/kaokore" in cleaned.stdout
+    assert "work store kaokore" not in cli("cache").stdout
+
+
+def test_ctrl_c_says_how_to_resume(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={}, delay=0.3)
+    proc = subprocess.Popen([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
+                             "--set", "size=64", "--set", "concurrency=1", "--set", "workers=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 2:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: finished records are kept; run the same command again to resume" in err
