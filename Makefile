@@ -8,6 +8,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m artface_align fetch blazeface_short face_mesh   # Apache-2.0 .tflite files from the pinned mediapipe wheel, sha256-checked
 	touch $(STAMP)
 
 .PHONY: install demo test bench

@@ -142,6 +142,18 @@ def failures_text(entries: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def quality_table(entries: dict[str, dict]) -> str:
+    rows = [(n, e["quality"]) for n, e in entries.items() if e.get("quality")]
+    if not rows:
+        return "No config holds detected faces or points to measure."
+    cols = sorted({c for _, q in rows for c in q}, key=["det_score", "eye_distance", "face_size", "yaw", "roll", "blur"].index)
+    out = ["Percentiles 5 / 50 / 95 of the quality columns, to choose filtering thresholds (see Fields):", "",
+           "| config | " + " | ".join(f"`{c}`" for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, q in rows:
+        out.append(f"| `{name}` | " + " | ".join(" / ".join(f"{v:g}" for v in q[c]) if c in q else "-" for c in cols) + " |")
+    return "\n".join(out)
+
+
 USES = """Intended uses: research on generative models, face alignment and detection on artworks, art-historical
 analysis of depicted faces, and benchmarking across artistic styles.
 
@@ -204,6 +216,7 @@ def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entr
         fields_table=fields_table(entries, field_docs),
         build_table=build_table(entries),
         failures=failures_text(entries),
+        quality=quality_table(entries),
         uses=USES,
         license=license_line,
         license_reason=f"{policy.reason[:1].upper()}{policy.reason[1:]} (source: {policy.source})",

@@ -27,6 +27,7 @@ from artface_align.landmarks import make_landmarker
 from .failures import Failure, RecordFailure, reason_info
 from .fetch import Fetcher, ordered_map
 from .locations import read_local
+from .quality import blur
 from .records import Record
 from .schema import empty_geometry, given_geometry
 from .store import Outcome, WorkStore
@@ -38,7 +39,7 @@ IMAGE_FORMATS = ("png", "jpeg", "webp")
 class PixelOptions:
     """What the pipeline does to pixels (all of it is in the config's pixel fingerprint)."""
 
-    kind: str  # "original" | "aligned"
+    kind: str  # "detect" | "original" | "aligned"
     size: int = 1024
     warp: str = "fast"
     recipe: str = "ffhq"
@@ -117,8 +118,10 @@ class Pipeline:
         self._aligner_lock = threading.Lock()
         self._big = threading.Lock()  # one image over big_pixels in flight at a time
         core = [Stage("verify", self._verify), Stage("decode", self._decode)]
+        if opts.kind in ("detect", "aligned"):
+            core.append(Stage("detect", self._detect))
         if opts.kind == "aligned":
-            core += [Stage("detect", self._detect), Stage("align", self._align)]
+            core.append(Stage("align", self._align))
         self.stages: list[Stage] = [*core, *extra, Stage("encode", self._encode)]
 
     @property
@@ -260,7 +263,7 @@ class Pipeline:
         if w.rec.points is not None:
             w.points = np.asarray(w.rec.points, dtype=np.float64)
             w.geometry.update(given_geometry(w.rec.points, w.rec.bbox))
-            w.points_source = "upstream"
+            w.points_source = w.geometry["landmarks_source"] = "upstream"
             return
         assert w.image is not None
         faces = self.aligner.detect(w.image)
@@ -269,16 +272,21 @@ class Pipeline:
         face = faces[0]
         w.geometry.update(face.to_dict())
         w.points = face.landmarks68 if face.landmarks68 is not None else face.kps5
-        w.points_source = self.opts.detector
-        w.detector_sha256 = self.aligner.detector.model_sha256
+        found_by = face.extra.get("detector", self.opts.detector)  # a cascade says which of its detectors
+        w.points_source = f"{found_by}+{face.extra['landmarks']}" if face.extra.get("landmarks") else found_by
+        w.geometry["landmarks_source"] = w.points_source
+        w.detector_sha256 = face.extra.get("detector_sha256", self.aligner.detector.model_sha256)
 
     def _align(self, w: Work) -> None:
         try:
             w.image = align(w.image, w.points, self.opts.size, self.opts.recipe, self.opts.warp).image
         except ValueError as exc:
             raise RecordFailure("bad_points", str(exc)) from None
+        w.geometry["blur"] = blur(w.image)
 
     def _encode(self, w: Work) -> None:
+        if self.opts.kind == "detect":
+            return  # geometry only: no pixels are kept
         if self.opts.kind == "original":
             w.blobs["image"] = w.data or b""
             if w.rec.fetch is not None and w.rec.fetch.is_local:

@@ -117,6 +117,19 @@ def _read_existing_meta(dest: str) -> dict:
         return {}
 
 
+QUALITY = ("det_score", "eye_distance", "face_size", "yaw", "roll", "blur")
+
+
+def quality_quantiles(dsd: datasets.DatasetDict) -> dict[str, list[float]]:
+    """5th, 50th and 95th percentiles of each quality column over all splits (for the card)."""
+    out = {}
+    for col in QUALITY:
+        values = [v for ds in dsd.values() if col in ds.column_names for v in ds.data.column(col).to_pylist() if v is not None]
+        if values:
+            out[col] = [round(float(q), 3) for q in np.percentile(values, [5, 50, 95])]
+    return out
+
+
 def default_config(entries: dict[str, dict], previous: str | None, policy) -> str:
     """The repo opens on a pixel config when one is published (the license allowed it), else on
     the config it opened on before, else the first."""
@@ -134,7 +147,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     check_publish(cls.POLICY, mode, private)
     builder = load_builder(name, config, **options)
     kind = builder.config.kind
-    if mode == "processed" and kind == "urls":
+    if mode == "processed" and kind in ("urls", "detect"):
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
     output_dir = builder.default_output_dir()
     builder.download_and_prepare(output_dir=str(output_dir), num_proc=num_proc)
@@ -143,10 +156,10 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
                            f"({report['failed_by_reason']}); {report['advice']}")
     dsd = builder.as_dataset()
-    if mode == "urls" and kind != "urls":
+    if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
-    hub_config = builder.config.name if (mode == "processed" or kind == "urls") else f"{builder.config.name}-urls"
+    hub_config = builder.config.name if (mode == "processed" or kind in ("urls", "detect")) else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
     entries = dict(existing.get("configs", {}))
     splits, split_bytes, files, download_size = {}, {}, [], 0
@@ -156,6 +169,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         splits[split], split_bytes[split] = len(ds), nbytes
         download_size += sum((out / p).stat().st_size for p in paths)
     first = next(iter(dsd.values()))
+    quality = quality_quantiles(dsd)
     preview_rel = None
     if mode == "processed":
         prov = report["provenance"]
@@ -178,6 +192,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "download_size": download_size,
         "features": first.features.to_dict(),
         "dropped_columns": dropped,
+        "quality": quality,
         "preview": preview_rel,
         "build": {
             "artface_version": __version__,

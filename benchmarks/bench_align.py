@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     astro = data.astronaut()
     det = RetinaFaceDetector()
-    print(f"default detector: {det.name} sha256 {det.model_sha256[:16]}... (max_size {det.max_size})")
+    print(f"default detector: {det.name} sha256 {det.model_sha256[:16]}... (views {det.views})")
     for side in (512, 1024):
         img = np.asarray(Image.fromarray(astro).resize((side, side), Image.BICUBIC))
         print(f"detect {side:4d}px: {rate(lambda: det.detect(img), args.min_time):7.1f} detections/s")

@@ -56,10 +56,10 @@ def test_builder_contract(name, config, http_server, tmp_path):
     module = importlib.import_module(f"artface.builders.{name}.test_builder")
     options = module.contract_source(tmp_path / "src", http_server, config)
     kind = next(c.kind for c in builder_class(name).BUILDER_CONFIGS if c.name == config)
-    extra = PIXEL_OPTS if kind != "urls" else {}
+    extra = PIXEL_OPTS if kind != "urls" else {}  # detect fetches pixels too (and keeps none)
     b = load_builder(name, config, cache_dir=str(tmp_path / "hf"), **options, **extra)
     assert b.info.features is not None and "id" in b.info.features
-    assert ("image" in b.info.features) == (kind != "urls")
+    assert ("image" in b.info.features) == (kind in ("original", "aligned")), "pixels only in pixel configs"
     b.download_and_prepare()
     built = b.as_dataset()
 

@@ -96,7 +96,8 @@ def test_kaokore_urls_round_trip_through_plain_datasets(tmp_path):
     b.download_and_prepare()
     got = read_with_plain_datasets(str(dest), "validation", cwd=tmp_path)
     dropped = json.loads((dest / "artface.json").read_text())["configs"]["urls"]["dropped_columns"]
-    assert dropped == ["width", "height", "bbox", "det_score", "kps5", "landmarks68"], "null in every row: not published"
+    assert dropped == ["width", "height", "bbox", "det_score", "kps5", "landmarks68", "landmarks_source", "eye_distance",
+                       "face_size", "yaw", "roll", "blur"], "null in every row: not published"
     assert "Not published in `urls`, being empty in every row" in card
     want = {k: v for k, v in b.info.features.to_dict().items() if k not in dropped}
     assert got["features"] == want and list(got["features"])[0] == "image_url", "URL-only shards lead with the URL"
@@ -417,3 +418,14 @@ def test_publish_reuses_a_finished_build_with_the_same_options(http_server, tmp_
     other = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", *opts[:-4], "--set", "size=32",
                             "--max-records", "3"], capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert other.returncode == 0 and other.stdout.split("output: ", 1)[1].split()[0] != str(out), "other options, other folder"
+
+
+def test_card_shows_quality_percentiles(http_server, tmp_path):
+    src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
+    dest = tmp_path / "q"
+    publish("metfaces", "aligned", "processed", to=str(dest), source=str(src), size=64, cache_dir=str(tmp_path / "hf"))
+    card = (dest / "README.md").read_text()
+    entry = json.loads((dest / "artface.json").read_text())["configs"]["aligned"]
+    assert set(entry["quality"]) == {"eye_distance", "face_size", "yaw", "roll", "blur"}, "no det_score: upstream points"
+    p5, p50, p95 = entry["quality"]["eye_distance"]
+    assert 0 < p5 <= p50 <= p95 and "## Face quality" in card and "`blur`" in card

@@ -175,8 +175,10 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "source": "upstream: a local folder or file, or an http(s) URL (default: the dataset's upstream)",
         "size": "aligned output size in pixels",
         "warp": "alignment warp: fast (one prefiltered affine warp) | reference (NVlabs' FFHQ script step by step)",
-        "detector": "face detector: retinaface_mnet025 (offline default) | scrfd_10g, scrfd_2.5g, scrfd_500m (insightface)",
-        "landmarks": "68-point model: 1k3d68 | 2d106det (insightface) | dlib68; none: 5 detected points",
+        "detector": "face detector: retinaface_mnet025 (offline default) | blazeface_short | cascade (BlazeFace, then "
+                    "RetinaFace when it finds nothing) | scrfd_10g, scrfd_2.5g, scrfd_500m (insightface)",
+        "landmarks": "refine the points: face_mesh (MediaPipe, offline) | 1k3d68, 2d106det (insightface) | dlib68; "
+                     "none: the detector's 5 points",
         "image_format": "aligned image encoding: jpeg (default: q95, 4:4:4, ~46-52 dB, a quarter of png's bytes, "
                         "20x faster to encode; benchmarks/bench_formats.py) | png (lossless) | webp",
         "image_quality": "jpeg/webp quality (1-100)",
@@ -189,7 +191,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "concurrency": "parallel downloads [run setting]",
         "workers": "parallel detect/align threads [run setting]",
         "threads": "ONNX threads per detector session (default: cores / workers) [run setting]",
-        "kind": "what the config holds: urls | original | aligned",
+        "kind": "what the config holds: urls | detect (points found by the detector, no pixels) | original | aligned",
     }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -348,10 +350,10 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def report(self) -> dict:
         """What the build did (see ``artface.report``), from the records and the work store."""
         c = self.config
-        settings = {"kind": c.kind, "recipe": self.RECIPE if c.kind == "aligned" else None,
-                    "size": c.size if c.kind == "aligned" else None, "warp": c.warp if c.kind == "aligned" else None,
-                    "image_format": c.image_format if c.kind == "aligned" else None,
-                    "detector": c.detector if c.kind == "aligned" else None, "landmarks": c.landmarks,
+        aligned = c.kind == "aligned"
+        settings = {"kind": c.kind, "recipe": self.RECIPE if aligned else None, "size": c.size if aligned else None,
+                    "warp": c.warp if aligned else None, "image_format": c.image_format if aligned else None,
+                    "detector": c.detector if c.kind in ("detect", "aligned") else None, "landmarks": c.landmarks,
                     "max_records": c.max_records, "pixel_fingerprint": self.pixel_fingerprint()}
         records = self.records()
         sample_of = self._upstream_count if c.max_records is not None and self._upstream_count != len(records) else None

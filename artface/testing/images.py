@@ -66,3 +66,44 @@ def synthetic_68(kps5: np.ndarray) -> np.ndarray:
     pts[17:22] = le + [-eye_r, -eye_r * 2] + np.linspace(0, 1, 5)[:, None] * [eye_r * 2, 0]
     pts[22:27] = re + [-eye_r, -eye_r * 2] + np.linspace(0, 1, 5)[:, None] * [eye_r * 2, 0]
     return pts
+
+
+# -- art-like variants of the real photo (detection tests and benchmarks/bench_detect.py) -----------
+
+def tight_crop(side: int, out: int) -> Image.Image:
+    """The astronaut's face filling a ``side`` px square, resized to ``out`` px (the KaoKore case)."""
+    from skimage import data
+
+    img = Image.fromarray(data.astronaut())
+    cx, cy = 225, 117
+    return img.crop((cx - side // 2, cy - side // 2, cx + side // 2, cy + side // 2)).resize((out, out), Image.LANCZOS)
+
+
+def sepia(im: Image.Image) -> Image.Image:
+    g = np.asarray(im.convert("L"), float)
+    return Image.fromarray(np.clip(np.stack([g * 1.07, g * 0.74, g * 0.43], -1), 0, 255).astype(np.uint8))
+
+
+def line_art(im: Image.Image) -> Image.Image:
+    import cv2
+
+    return Image.fromarray(255 - cv2.Canny(np.asarray(im.convert("L")), 60, 140)).convert("RGB")
+
+
+def flat_paint(im: Image.Image) -> Image.Image:
+    """Posterised and smoothed, like the flat colours of a picture scroll."""
+    from PIL import ImageFilter, ImageOps
+
+    return ImageOps.posterize(im.convert("RGB").filter(ImageFilter.MedianFilter(5)), 3)
+
+
+def half_hidden(im: Image.Image) -> Image.Image:
+    """A crude side view: the far side of the face replaced by its mean colour."""
+    a = np.asarray(im.convert("RGB")).copy()
+    w = a.shape[1]
+    a[:, int(w * 0.62):] = a[:, int(w * 0.62):].mean((0, 1))
+    return Image.fromarray(a)
+
+
+ART_STYLES = {"photo": lambda x: x.convert("RGB"), "sepia": sepia, "line": line_art, "flat": flat_paint,
+              "profile": half_hidden}

@@ -75,7 +75,8 @@ class WikiArtFace(ArtfaceBuilder):
     BUILDER_CONFIG_CLASS = WikiArtConfig
     BUILDER_CONFIGS = [
         WikiArtConfig(name="released", kind="original", description="The released face crops (zip or the author's Hub parquet)."),
-        WikiArtConfig(name="rebuild", kind="aligned", size=256, description="Our detector + FFHQ alignment over portrait URLs/folders."),
+        WikiArtConfig(name="rebuild", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
+                      description="Our detector (BlazeFace, RetinaFace when it finds nothing; face mesh) + FFHQ alignment over portraits."),
         WikiArtConfig(name="urls", kind="urls", description="Portrait URLs with movement and artist; no pixels."),
     ]
     DEFAULT_CONFIG_NAME = "urls"

@@ -1,0 +1,133 @@
+"""Faces on art: detection rate, false detections and ms/image per detector; landmark shift.
+
+Test images are made from the real photos we have (scikit-image's astronaut): tight face-filling
+crops at 256/128/96 px (the KaoKore case), sepia, line art, posterised "flat paint" and half-hidden
+"profile" variants, small faces (~100 px) in large canvases (the small-WikiArt case), and
+no-face images (scikit-image's other pictures: coffee, rocket, coins, text, textures, a cat...).
+The baseline, measured in the same run, is RetinaFace as artface ran it before (long side capped
+at 640, never upscaled, one view).
+
+Landmark shift: faces aligned (FFHQ recipe, 1024) from dlib's 68 points, as MetFaces and FFHQ
+were, are aligned again from each method's points; the shift is the mean distance between the
+new quad's corners and the ideal one, in % of the image width (issue 13 aims under 1%).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+from artface.testing.images import ART_STYLES, sepia, tight_crop
+from artface_align import align
+from artface_align.detect import RetinaFaceDetector, make_detector
+from artface_align.ffhq import face_quad
+from artface_align.landmarks import make_landmarker
+
+AST = Image.fromarray(data.astronaut())
+STYLES = ART_STYLES
+tight = tight_crop
+
+
+def test_set() -> tuple[dict[str, list[np.ndarray]], list[np.ndarray]]:
+    faces: dict[str, list[np.ndarray]] = {}
+    for side in (100, 120, 140, 170):
+        for out in (256, 128, 96):
+            for name, f in STYLES.items():
+                faces.setdefault(f"crop-{name}", []).append(np.asarray(f(tight(side, out)).convert("RGB")))
+    rng = np.random.default_rng(0)
+    for i in range(12):  # a ~100 px face in a large picture
+        canvas = Image.new("RGB", (1400, 1000), tuple(int(v) for v in rng.integers(60, 200, 3)))
+        face = AST.resize((256, 256), Image.LANCZOS)
+        canvas.paste(face if i % 2 else sepia(face), (int(rng.integers(0, 1100)), int(rng.integers(0, 700))))
+        faces.setdefault("small-in-large", []).append(np.asarray(canvas))
+    none = [data.coffee(), data.rocket(), data.chelsea(), data.hubble_deep_field(), data.immunohistochemistry(),
+            data.retina(), data.colorwheel(), np.stack([data.coins()] * 3, -1), np.stack([data.page()] * 3, -1),
+            np.stack([data.text()] * 3, -1), np.stack([data.brick()] * 3, -1), np.stack([data.grass()] * 3, -1),
+            np.stack([data.gravel()] * 3, -1), np.stack([data.moon()] * 3, -1), np.stack([data.horse().astype(np.uint8) * 255] * 3, -1)]
+    return faces, [np.ascontiguousarray(n[..., :3]) for n in none]
+
+
+class OldRetinaFace:
+    """artface's RetinaFace before issue 13: long side capped at 640, never upscaled, one view."""
+
+    name = "retinaface (before)"
+
+    def __init__(self) -> None:
+        self.det = RetinaFaceDetector()
+
+    def detect(self, rgb: np.ndarray):
+        self.det.views = ((640, 0.0, False),)
+        return self.det.detect(rgb)
+
+
+def bench_detection() -> None:
+    faces, none = test_set()
+    dets = {"retinaface (before)": OldRetinaFace(), "retinaface_mnet025": make_detector("retinaface_mnet025"),
+            "retinaface +flip": RetinaFaceDetector(flip=True),
+            "retinaface upscaled": RetinaFaceDetector(views=((640, 0.0, True), (320, 0.25, True))), "blazeface_short": make_detector("blazeface_short"),
+            "cascade": make_detector("cascade")}
+    base_ms = None
+    total = sum(len(v) for v in faces.values())
+    print(f"detection: {total} face images in {len(faces)} groups, {len(none)} images with no face (1 core)")
+    for name, det in dets.items():
+        found, per_group, t0 = 0, {}, time.perf_counter()
+        for group, imgs in faces.items():
+            hits = sum(bool(det.detect(im)) for im in imgs)
+            per_group[group] = f"{hits}/{len(imgs)}"
+            found += hits
+        false = sum(len(det.detect(im)) for im in none)
+        ms = (time.perf_counter() - t0) / (total + len(none)) * 1e3
+        base_ms = base_ms or ms
+        groups = " ".join(f"{g} {v}" for g, v in per_group.items())
+        print(f"  {name:20s} found {found}/{total} ({found / total:.0%}), false {false} on {len(none)}, "
+              f"{ms:5.1f} ms/img ({ms / base_ms:.2f}x)  | {groups}")
+
+
+def quad_shift(points_aligned: np.ndarray, size: int) -> float:
+    """Mean corner distance between the quad of points found in an aligned image and the ideal
+    quad (the whole image), in % of the width."""
+    quad, _ = face_quad(np.asarray(points_aligned, float))
+    ideal = np.array([[0, 0], [0, size], [size, size], [size, 0]], float) - 0.5
+    return float(np.mean(np.linalg.norm(quad - ideal, axis=1)) / size * 100)
+
+
+def bench_landmarks() -> None:
+    size = 1024
+    retina, dlib68 = make_detector("retinaface_mnet025"), make_landmarker("dlib68")
+    mesh, blaze = make_landmarker("face_mesh"), make_detector("blazeface_short")
+    sources = [np.asarray(f(tight(side, 512)).convert("RGB")) for side in (150, 190, 230) for f in (STYLES["photo"], sepia, STYLES["flat"])]
+    aligned = []
+    for src in sources:
+        face = retina.detect(src)[0]
+        ref = dlib68(src, face).landmarks68  # the upstream way: dlib 68 points
+        aligned.append(np.asarray(align(src, ref, size, "ffhq", "reference").image))
+    methods = {
+        "retinaface 5 pts": lambda im: retina.detect(im)[0].kps5,
+        "blazeface (eyes, nose, mouth centre)": lambda im: blaze.detect(im)[0].kps5,
+        "retinaface + face_mesh": lambda im: mesh(im, retina.detect(im)[0]).kps5,
+        "blazeface + face_mesh (cascade)": lambda im: mesh(im, blaze.detect(im)[0]).kps5,
+        "dlib 68 (same as the reference)": lambda im: dlib68(im, retina.detect(im)[0]).landmarks68,
+    }
+    print(f"landmark shift: {len(aligned)} faces aligned at {size} from dlib 68 points, aligned again (mean corner "
+          "distance, % of width)")
+    for name, fn in methods.items():
+        shifts = []
+        t0 = time.perf_counter()
+        for im in aligned:
+            try:
+                shifts.append(quad_shift(fn(im), size))
+            except IndexError:
+                shifts.append(float("nan"))
+        ms = (time.perf_counter() - t0) / len(aligned) * 1e3
+        print(f"  {name:38s} {np.nanmean(shifts):5.2f}% (max {np.nanmax(shifts):5.2f}%, {int(np.isnan(shifts).sum())} missed) "
+              f"{ms:6.1f} ms/face")
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    bench_detection()
+    bench_landmarks()
