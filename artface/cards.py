@@ -136,6 +136,9 @@ def failures_text(entries: dict[str, dict]) -> str:
             lines.append(f"- `{name}`: {b['failed']} of {b['total']} records could not be built ({reasons}); they are not in the shards.")
         else:
             lines.append(f"- `{name}`: all {b['total']} records built.")
+        if b.get("skipped"):
+            what = ", ".join(f"{k}: {v}" for k, v in b["skipped"].items())
+            lines.append(f"  Listed upstream but not usable, so not records ({what}).")
         if e.get("dropped_columns"):
             cols = ", ".join(f"`{c}`" for c in e["dropped_columns"])
             lines.append(f"  Not published in `{name}`, being empty in every row: {cols}.")

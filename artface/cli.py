@@ -130,6 +130,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"  {split:11s} {s['written']:6d} written  {s['failed']:5d} failed  {s['failed_by_reason'] or ''}")
     if rep["failed"]:
         print(f"failures by reason: {rep['failed_by_reason']}: {rep['advice']}")
+    if rep.get("skipped"):
+        print(f"skipped at the source (not records): {rep['skipped']}")
     print(f"output: {out}  (report: {out}/artface_report.json)")
     return 1 if rep["total"] and not rep["written"] else 0
 

@@ -210,6 +210,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             "total": report["total"],
             "failed": report["failed"],
             "failed_by_reason": report["failed_by_reason"],
+            "skipped": report.get("skipped", {}),
         },
     }
     default = default_config(entries, existing.get("default"), cls.POLICY)

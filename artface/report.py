@@ -24,11 +24,12 @@ COUNTS = ("total", "written", "failed", "pending")
 
 
 def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
-                settings: dict, source: str | None, sample_of: int | None) -> dict:
+                settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None) -> dict:
     """Counts and provenance of a build, from the records and their outcomes in the store.
 
     ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
-    records upstream has when ``max_records`` cut the build, else None."""
+    records upstream has when ``max_records`` cut the build, else None; ``skipped``: what the source
+    listed that could not become a record, by reason (counted, never silently dropped)."""
     splits: dict[str, dict] = {}
     failures: list[dict] = []
     points: Counter = Counter()
@@ -61,6 +62,7 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
         "kind": kind,
         **totals,
         "failed_by_reason": dict(by_reason.most_common()),
+        "skipped": dict(skipped or {}),
         "advice": advice(by_reason),
         "splits": splits,
         "failures": failures,

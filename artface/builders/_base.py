@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import typing
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
 from ..fetch import FetchConfig, Fetcher
 from ..licenses import LicensePolicy
+from ..locations import public_url
 from ..paths import safe_name
 from ..pipeline import IMAGE_FORMATS, PixelOptions, Pipeline, RunOptions, Stage
 from ..records import Record
@@ -170,6 +172,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     ANNOTATIONS_CREATORS: tuple[str, ...] = ("machine-generated",)
     TAGS: tuple[str, ...] = ()
     PAPERS: dict[str, str] = {}  # arXiv id -> title: the Hub links a dataset to papers cited by arXiv URL
+    SOURCE_IS_API: dict[str, str] = {}  # config -> root of the public API it reads by default (instead of SOURCE)
     #: what each option means (``artface info``); a dataset adds its own with {**ArtfaceBuilder.OPTION_HELP, ...}
     OPTION_HELP: dict[str, str] = {
         "source": "upstream: a local folder or file, or an http(s) URL (default: the dataset's upstream)",
@@ -202,6 +205,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         self.pipeline: Pipeline | None = None
         self.progress = False  # a progress bar per shard of records (the CLI turns it on)
         self._num_proc = 1
+        self.skipped: Counter = Counter()  # what the source listed but the reader could not use, by reason
         super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -358,7 +362,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         records = self.records()
         sample_of = self._upstream_count if c.max_records is not None and self._upstream_count != len(records) else None
         store = None if c.kind == "urls" else WorkStore(self.work_dir())
-        rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, self.source().public(), sample_of)
+        api_root = self.SOURCE_IS_API.get(c.name)
+        public = public_url(c.source or api_root) if api_root else self.source().public()
+        rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped))
         if store is not None:
             rep["work_dir"] = str(self.work_dir())
         return rep

@@ -64,7 +64,7 @@ class FixtureServer:
         self.httpd.server_close()
 
     def add(self, path: str, body: bytes = b"", kind: str = "ok", **kw) -> str:
-        """Register a route; returns its full URL."""
+        """Register a route (a path, or a path with its exact query string); returns its full URL."""
         path = "/" + path.lstrip("/")
         self.routes[path] = Route(kind=kind, body=body, **kw)
         return self.url + path
@@ -87,7 +87,7 @@ class FixtureServer:
         path = h.path.split("?", 1)[0]
         with self._lock:
             self.log.append(("GET", path))
-            route = self.routes.get(path)
+            route = self.routes.get(h.path) or self.routes.get(path)  # a route with a query string matches it exactly
             if route is not None:
                 route.hits += 1
                 hit = route.hits

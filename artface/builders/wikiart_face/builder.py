@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import datasets
@@ -66,9 +67,15 @@ def circle_blur(img: Image.Image, radius_at_256: float = 100.0, sigma_at_256: fl
     return Image.fromarray(np.uint8(np.clip(np.rint(out), 0, 255)), "RGB")
 
 
+ARTIST_IDS: dict[str, str] = json.loads((META / "artists.json").read_text())  # slug -> WikiArt id (the crawler's)
+WIKIART = "https://www.wikiart.org"
+
+
 @dataclass
 class WikiArtConfig(ArtfaceConfig):
     blur: bool = False  # rebuild: blur outside the centred circle (radius 100 px at 256)
+    movements: list[str] = field(default_factory=list)  # crawl: these movements only (default: all 15)
+    max_per_artist: int | None = None  # crawl: at most this many portraits per artist
 
 
 class WikiArtFace(ArtfaceBuilder):
@@ -78,6 +85,9 @@ class WikiArtFace(ArtfaceBuilder):
         WikiArtConfig(name="rebuild", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
                       description="Our detector (BlazeFace, RetinaFace when it finds nothing; face mesh) + FFHQ alignment over portraits."),
         WikiArtConfig(name="urls", kind="urls", description="Portrait URLs with movement and artist; no pixels."),
+        WikiArtConfig(name="crawl", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
+                      description="As the original crawler: the WikiArt API's portraits of the 15 movements' artists, "
+                                  "detected and FFHQ-aligned (optional blur)."),
     ]
     DEFAULT_CONFIG_NAME = "urls"
     DATASET_NAME = "wikiart_face"
@@ -87,8 +97,11 @@ class WikiArtFace(ArtfaceBuilder):
     TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
     SOURCE_DATASETS = ("extended|asahi417/wikiart-face",)
     TAGS = ("wikiart", "paintings")
-    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP, "blur": "rebuild: blur outside a centred circle (radius 100 px at 256), as the release did"}
+    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP, "blur": "rebuild/crawl: blur outside a centred circle (radius 100 px at 256), as the release did",
+                   "movements": "crawl: only these movements (comma-separated; default all 15)",
+                   "max_per_artist": "crawl: at most this many portraits per artist"}
     FOLDER = Path(__file__).parent
+    SOURCE_IS_API = {"crawl": WIKIART}
     SOURCE = SourceSpec(hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
                              "Hub parquet (asahi417/wikiart-face), a CSV of portrait URLs (url,movement[,artist,title]), or a "
                              "folder <movement>/<artist>/<image>")
@@ -126,6 +139,9 @@ class WikiArtFace(ArtfaceBuilder):
 
     # -- sources -----------------------------------------------------------------------------
     def read_records(self) -> Iterator[Record]:
+        if self.config.name == "crawl":
+            yield from self._from_api(self.config.source or self.SOURCE_IS_API["crawl"])
+            return
         src = self.source()
         named = (src.named or "").lower()
         if named.endswith(".zip"):
@@ -137,7 +153,53 @@ class WikiArtFace(ArtfaceBuilder):
         elif not named and src.local:
             yield from self._from_folder(Path(src.root))
         else:
-            raise MetadataError(f"wikiart_face: cannot tell what {src.where(src.named)} is (want .zip, .parquet, .csv or a folder)")
+            raise MetadataError(f"wikiart_face: cannot tell what {src.where(src.named)} is (want .zip, .parquet, .csv or a "
+                                f"folder; --config crawl reads the WikiArt API)")
+
+    def _from_api(self, root: str) -> Iterator[Record]:
+        """Artists per movement -> their paintings -> details -> portraits only, as the crawler did.
+        Artists and paintings that cannot be used are counted in ``self.skipped``."""
+        from .api import PLACEHOLDER, WikiArtAPI
+
+        unknown = sorted(set(self.config.movements) - set(MOVEMENTS))
+        if unknown:
+            raise MetadataError(f"wikiart_face: unknown movements {unknown}; known: {', '.join(MOVEMENTS)}")
+        api = WikiArtAPI(root, concurrency=self.config.concurrency, timeout=self.config.fetch_timeout)
+        try:
+            for movement in self.config.movements or MOVEMENTS:
+                for slug in artists_of(movement):
+                    artist_id = ARTIST_IDS.get(slug)
+                    listing = api.paintings_by_artist(artist_id) if artist_id else None
+                    if listing is None:
+                        self.skipped["artist_not_in_the_api" if artist_id else "artist_without_id"] += 1
+                        continue
+                    paintings = [p for p in listing if p.get("id")]
+                    if paintings and all(PLACEHOLDER in str(p.get("image", "")) for p in paintings):
+                        self.skipped["artist_images_withheld"] += 1  # WikiArt shows a placeholder (copyright)
+                        continue
+                    kept = 0
+                    for summary, detail in zip(paintings, api.paintings([str(p["id"]) for p in paintings])):
+                        detail = detail or summary
+                        genres = [str(g) for g in detail.get("genres") or []]
+                        if not any(g.lower() == "portrait" for g in genres):
+                            continue
+                        image = str(detail.get("image") or "")
+                        if PLACEHOLDER in image or not image:
+                            self.skipped["painting_image_withheld"] += 1
+                            continue
+                        if self.config.max_per_artist is not None and kept >= self.config.max_per_artist:
+                            self.skipped["over_max_per_artist"] += 1
+                            continue
+                        kept += 1
+                        page = f"{WIKIART}/en/{detail.get('artistUrl') or slug}/{detail.get('url')}" if detail.get("url") else None
+                        year = detail.get("completitionYear")
+                        yield self._record(f"{movement}/{slug}/{detail.get('id')}", movement, slug,
+                                           fetch=locations.url(image), image_url=image, source_url=page,
+                                           title=detail.get("title"), year=int(year) if isinstance(year, int) else None,
+                                           styles=[str(x) for x in detail.get("styles") or []], genres=genres,
+                                           wikiart_url=page)
+        finally:
+            api.close()
 
     def _record(self, rid: str, movement: str | None, artist: str | None, **kw) -> Record:
         fields = {"movement": MOVEMENTS.index(movement) if movement else -1, "artist": artist, "title": kw.pop("title", None),

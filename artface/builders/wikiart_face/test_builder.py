@@ -3,7 +3,10 @@ served by a real local HTTP server (with the optional circle blur)."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,7 +15,7 @@ import pytest
 from PIL import Image
 
 from artface.builders import load_builder
-from artface.builders.wikiart_face.builder import MOVEMENTS, circle_blur
+from artface.builders.wikiart_face.builder import ARTIST_IDS, MOVEMENTS, artists_of, circle_blur
 from artface.testing.images import astronaut_face_crop, astronaut_scene, blank
 
 
@@ -76,6 +79,8 @@ def serve_portraits(server) -> str:
 
 def contract_source(tmp_path, server, config: str) -> dict:
     """released: the release zip as the user downloaded it (local); rebuild/urls: a portrait CSV."""
+    if config == "crawl":
+        return serve_wikiart_api(server, key=None)
     if config == "released":
         tmp_path.mkdir(parents=True, exist_ok=True)
         (tmp_path / "image_face.zip").write_bytes(release_zip())
@@ -120,3 +125,73 @@ def test_circle_blur_geometry():
     src = np.asarray(img, float)
     assert np.array_equal(out[128, 40:216], src[128, 40:216])  # within radius 100 of the centre
     assert np.abs(out[0:10, 0:10] - src[0:10, 0:10]).mean() > 20
+
+
+# -- the WikiArt API, as the original crawler used it, from a local server that speaks it -------------
+
+KEY = "SeCrEtSeSsIoNkEy"
+
+
+def serve_wikiart_api(server, key: str | None = KEY) -> dict:
+    """pre-raphaelite-brotherhood: julia-margaret-cameron has two pages (portraits, a landscape, a portrait
+    whose image is gone); john-ruskin's images are withheld (placeholder); the other artists are unknown
+    to the API (404). With ``key``, every API route wants the session key that the login gives."""
+    k = f"&authSessionKey={key}" if key else ""
+    server.add("/en/Api/2/login?accessCode=acc&secretCode=sec", json.dumps({"SessionKey": key}).encode())
+    jmc, ruskin = ARTIST_IDS["julia-margaret-cameron"], ARTIST_IDS["john-ruskin"]
+    paintings = {
+        "p1": ("portrait", server.add("/img/p1.jpg", astronaut_scene(1.0, (40, 30), (700, 700), "JPEG"))),
+        "p2": ("landscape", server.add("/img/p2.jpg", blank(400))),
+        "p3": ("portrait", server.url + "/img/gone.jpg"),
+        "p4": ("portrait", server.add("/img/p4.jpg", astronaut_scene(1.3, (10, 20), (800, 760), "JPEG"))),
+    }
+    for pid, (genre, image) in paintings.items():
+        detail = {"id": pid, "title": f"Study {pid}", "url": f"study-{pid}", "artistUrl": "julia-margaret-cameron",
+                  "completitionYear": 1867, "genres": [genre], "styles": ["Romanticism"], "image": image}
+        server.add(f"/en/api/2/Painting?id={pid}{k}", json.dumps(detail).encode())
+    page = lambda ids, token: json.dumps({"data": [{"id": i, "image": paintings[i][1]} for i in ids],  # noqa: E731
+                                          "paginationToken": token, "hasMore": token is not None}).encode()
+    server.add(f"/en/api/2/PaintingsByArtist?id={jmc}{k}", page(["p1", "p2"], "tok-2"))
+    server.add(f"/en/api/2/PaintingsByArtist?id={jmc}&paginationToken=tok-2{k}", page(["p3", "p4"], None))
+    withheld = json.dumps({"data": [{"id": "r1", "image": "https://uploads.wikiart.org/Content/images/FRAME-600x480.jpg"}],
+                           "hasMore": False}).encode()
+    server.add(f"/en/api/2/PaintingsByArtist?id={ruskin}{k}", withheld)
+    return {"source": server.url, "movements": ["pre-raphaelite-brotherhood"]}
+
+
+def test_crawl_the_wikiart_api_like_the_original_crawler(http_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("WIKIART_ACCESS_CODE", "acc")
+    monkeypatch.setenv("WIKIART_SECRET_CODE", "sec")
+    opts = serve_wikiart_api(http_server)
+    b = load_builder("wikiart_face", "crawl", size=64, fetch_retries=0, cache_dir=str(tmp_path / "hf"), **opts)
+    b.download_and_prepare()
+    rep = b.report()
+    ids = [r["id"] for r in b.as_dataset(split="train")]
+    assert ids == ["pre-raphaelite-brotherhood/julia-margaret-cameron/p1", "pre-raphaelite-brotherhood/julia-margaret-cameron/p4"]
+    assert rep["failed_by_reason"] == {"http_404": 1}, "the portrait whose image is gone is a failure, the landscape no record"
+    artists = len(artists_of("pre-raphaelite-brotherhood"))
+    assert rep["skipped"]["artist_images_withheld"] == 1
+    assert rep["skipped"]["artist_not_in_the_api"] + rep["skipped"].get("artist_without_id", 0) == artists - 2
+    row = b.as_dataset(split="train")[0]
+    assert row["title"] == "Study p1" and row["genres"] == ["portrait"] and row["year"] == 1867
+    assert row["source_url"] == "https://www.wikiart.org/en/julia-margaret-cameron/study-p1"
+    assert row["landmarks_source"].endswith("+face_mesh") and row["image"].size == (64, 64)
+    jmc = ARTIST_IDS["julia-margaret-cameron"]
+    assert http_server.hits(f"/en/api/2/PaintingsByArtist?id={jmc}&paginationToken=tok-2&authSessionKey={KEY}") == 1
+    for f in Path(os.environ["ARTFACE_CACHE"]).rglob("*"):  # the session key is never written
+        assert not f.is_file() or KEY.encode() not in f.read_bytes(), f
+    assert KEY not in json.dumps(rep)
+
+
+def test_crawl_without_login_and_with_api_errors(http_server, tmp_path, monkeypatch):
+    monkeypatch.delenv("WIKIART_ACCESS_CODE", raising=False)
+    from artface.sources import SourceError
+
+    jmc = ARTIST_IDS["julia-margaret-cameron"]
+    http_server.add(f"/en/api/2/PaintingsByArtist?id={jmc}", kind="status", status=500)
+    b = load_builder("wikiart_face", "crawl", source=http_server.url, movements=["pre-raphaelite-brotherhood"],
+                     cache_dir=str(tmp_path / "hf"))
+    with pytest.raises(SourceError, match=r"the WikiArt API failed at .*PaintingsByArtist.*http_500"):
+        b.records()
+    with pytest.raises(ValueError, match="unknown movements"):
+        load_builder("wikiart_face", "crawl", source=http_server.url, movements=["cubism"], cache_dir=str(tmp_path / "c")).records()
