@@ -120,9 +120,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     _quiet_datasets()
     builder.progress = True
     t0 = time.perf_counter()
-    builder.download_and_prepare(output_dir=out, num_proc=args.num_proc)
+    if args.engine == "ray":
+        from .engine import build_ray
+
+        rep = build_ray(builder, out, address=args.address, actors=args.actors, gpus_per_actor=args.gpus_per_actor)
+    else:
+        builder.download_and_prepare(output_dir=out, num_proc=args.num_proc)
+        rep = builder.report()
     dt = time.perf_counter() - t0
-    rep = builder.report()
     rate = f", {rep['written'] / dt:.1f} img/s" if c.kind != "urls" and dt > 0 else ""
     print(f"\n{builder.DATASET_NAME}/{c.name}: {rep['written']} written, {rep['failed']} failed, of {rep['total']} records "
           f"in {dt:.1f} s{rate}")
@@ -268,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="output folder (default: artface-out/NAME/<config id>, keyed by the options)")
     b.add_argument("--num-proc", type=int, default=None, help="processes (each split is cut into at least this many shards)")
     b.add_argument("--cache-dir", default=None, help="datasets cache dir")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local (threads, --num-proc processes) or ray (an actor pool on a Ray cluster; pip install 'artface[ray]')")
+    b.add_argument("--address", default=None, help="ray: the cluster to join (e.g. ray://head:10001; default: a local one)")
+    b.add_argument("--actors", type=int, default=None, help="ray: actors, one detector session each (default: the cluster's CPUs)")
+    b.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (with onnxruntime-gpu)")
 
     pb = cmd("publish", "write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME", _cmd_publish)
     _dataset_args(pb)

@@ -56,11 +56,10 @@ def export(builder, fmt: str, out: str | Path, samples_per_shard: int = 1000) ->
         raise ArtfaceError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     built = builder.default_output_dir()
     report = read_report(built)
-    if report is None or not (built / "dataset_info.json").is_file():
+    if report is None or not ((built / "dataset_info.json").is_file()):
         raise NotBuilt(f"no finished build of {builder.DATASET_NAME}/{builder.config.name} with these options in {built}: "
                        f"run `artface build {builder.DATASET_NAME} --config {builder.config.name}` with the same options first")
-    builder.download_and_prepare(output_dir=str(built))  # finished: reused as it is
-    dsd = builder.as_dataset()
+    dsd = builder.load_built(built)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     image_cols = [k for k, f in next(iter(dsd.values())).features.items() if isinstance(f, datasets.Image)]

@@ -109,7 +109,7 @@ def encode_image(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
 
 
 class Pipeline:
-    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore, extra: Iterable[Stage] = (),
+    def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore | None, extra: Iterable[Stage] = (),
                  run: RunOptions | None = None) -> None:
         self.opts, self.fetcher, self.store = opts, fetcher, store
         self.run_opts = run or RunOptions()
@@ -141,20 +141,29 @@ class Pipeline:
              ) -> Iterator[tuple[Record, Outcome]]:
         """Outcomes of the records that could be built, in record order; ``on_done`` hears of every
         record as it ends (None: written, else its Failure), e.g. for a progress bar."""
-        self._on_done = on_done or (lambda rec, failure: None)
+        for rec, out in self.process(records):
+            if on_done is not None:
+                on_done(rec, out if isinstance(out, Failure) else None)
+            if not isinstance(out, Failure):
+                yield rec, out
+
+    def process(self, records: Iterable[Record]) -> Iterator[tuple[Record, Outcome | Failure]]:
+        """The map step, public for engines (Ray, a plain loop): every record's outcome or failure,
+        in record order. With a work store, finished records come from it and new outcomes go to it."""
         todo: list[Record] = []
         for rec in records:
             done = self._load(rec)
             if done is not None:
                 yield from self._run(todo)  # work queued before it first: output keeps record order
                 todo = []
-                self._on_done(rec, None)
                 yield rec, done
             else:
                 todo.append(rec)
         yield from self._run(todo)
 
     def _load(self, rec: Record) -> Outcome | None:
+        if self.store is None:
+            return None
         out = self.store.load(rec)
         if out is None or not out.reread:
             return out
@@ -169,12 +178,11 @@ class Pipeline:
             return
         fetched = ordered_map(self._fetch, records, workers=self.fetcher.config.concurrency)
         for rec, out in ordered_map(self._process, fetched, workers=self.run_opts.workers, window=self.run_opts.workers * 2):
-            if isinstance(out, Failure):
-                self.store.save_failure(rec, out)
-                self._on_done(rec, out)
-                continue
-            self.store.save(rec, out)
-            self._on_done(rec, None)
+            if self.store is not None:
+                if isinstance(out, Failure):
+                    self.store.save_failure(rec, out)
+                else:
+                    self.store.save(rec, out)
             yield rec, out
 
     def _fetch(self, rec: Record) -> tuple[Work, Failure | None]:

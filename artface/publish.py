@@ -149,13 +149,16 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     kind = builder.config.kind
     if mode == "processed" and kind in ("urls", "detect"):
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
+    from .engine import is_engine_output
+
     output_dir = builder.default_output_dir()
-    builder.download_and_prepare(output_dir=str(output_dir), num_proc=num_proc)
+    if not is_engine_output(output_dir):  # an engine's finished output is published as it is
+        builder.download_and_prepare(output_dir=str(output_dir), num_proc=num_proc)
     report = read_report(output_dir) or builder.report()
     if not report["written"]:
         raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
                            f"({report['failed_by_reason']}); {report['advice']}")
-    dsd = builder.as_dataset()
+    dsd = builder.load_built(output_dir)
     if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)

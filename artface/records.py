@@ -8,7 +8,7 @@ keys outcomes by it, so two sources with the same ids never share pixels.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from .diskcache import sha256_hex
 from .locations import Location, public_url
@@ -38,3 +38,15 @@ class Record:
         from (a local file's size/mtime included), the expected checksum, the given geometry."""
         ident = self.fetch.identity() if self.fetch is not None else "none"
         return sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox], default=str))
+
+    def to_dict(self) -> dict:
+        """Plain values (Arrow- and JSON-friendly; inline bytes stay bytes) for engines' workers."""
+        d = asdict(self)
+        d["fetch"] = None if self.fetch is None else {"kind": self.fetch.kind, "target": self.fetch.target,
+                                                       "member": self.fetch.member, "data": self.fetch.data}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Record:
+        loc = d.get("fetch")
+        return cls(**{**d, "fetch": None if loc is None else Location(**loc)})

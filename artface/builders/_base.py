@@ -311,6 +311,17 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         reused and one with other options is never overwritten. Root: ``$ARTFACE_OUT`` or ./artface-out."""
         return output_root() / self.DATASET_NAME / self.config_id
 
+    def load_built(self, output_dir: str | Path | None = None) -> datasets.DatasetDict:
+        """The rows of a finished build in ``output_dir`` (default: ``default_output_dir()``), made
+        locally or by an engine (``artface build --engine ray``), without building again."""
+        from ..engine import is_engine_output, load_engine_output
+
+        out = Path(output_dir or self.default_output_dir())
+        if is_engine_output(out):
+            return load_engine_output(out)
+        self.download_and_prepare(output_dir=str(out))  # finished: reused as it is
+        return self.as_dataset()
+
     @classmethod
     def card_meta(cls) -> dict:
         """Card metadata of the dataset (YAML fields beyond license and configs)."""

@@ -1,0 +1,174 @@
+"""Builds that outgrow one machine: the same stages on Ray Data, the same rows and report.
+
+Records are partitioned into blocks; an actor pool (one pipeline, so one detector session, per
+actor; ONNX threads explicit) maps each block through ``Pipeline.process`` - the public map step
+of the core - into rows of the builder's features, with each record's failure travelling as data
+next to the rows. Ray writes parquet to a staging folder; only a run that completes is promoted
+(swapped in whole, as the folder publish does), so a driver killed mid-run leaves the previous
+output intact and a re-run gives the full set with no duplicates. With the work store on storage
+every worker sees (a local path on one machine, a shared mount on a cluster), a re-run redoes only
+failures and missing records. The driver's ``ARTFACE_*`` settings (cache, private hosts, models)
+travel to the workers. ``load_engine_output`` and ``artface publish`` read the output without
+rebuilding.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import ArtfaceError
+from .failures import Failure
+from .records import Record
+from .report import make_report, read_report, write_report
+
+ENGINE_META = "artface_engine.json"
+SPLIT, INDEX, FAILURE, PROVENANCE = "_split", "_index", "_failure", "_provenance"  # engine-only columns
+
+
+class EngineUnavailable(ArtfaceError):
+    """The engine's package is not installed."""
+
+
+def engine_schema(features: datasets.Features) -> pa.Schema:
+    """The rows' Arrow schema plus the engine's own columns (split, order, failure, provenance)."""
+    extra = [pa.field(SPLIT, pa.string()), pa.field(INDEX, pa.int64()), pa.field(FAILURE, pa.string()),
+             pa.field(PROVENANCE, pa.string())]
+    schema = features.arrow_schema
+    return pa.schema([*schema, *extra], metadata=schema.metadata)
+
+
+class RecordMapper:
+    """The map step in one Ray actor: a batch of pickled ``(index, Record)`` -> one Arrow table of rows
+    (failures as rows with only id, split, order and the failure). One pipeline per actor."""
+
+    def __init__(self, name: str, config: str | None, options: dict, use_store: bool = True) -> None:
+        from .builders import load_builder
+
+        self.builder = load_builder(name, config, **{**options, "workers": 1})
+        self.pipeline = self.builder.make_pipeline()
+        if not use_store:
+            self.pipeline.store = None
+        self.features = self.builder.info.features
+        self.schema = engine_schema(self.features)
+
+    def __call__(self, batch: dict) -> pa.Table:
+        items = [pickle.loads(b) for b in batch["record"]]  # noqa: S301 - our own Records, pickled by our driver
+        order = {rec.id: i for i, rec in items}
+        rows = []
+        for rec, out in self.pipeline.process(rec for _, rec in items):
+            meta = {SPLIT: rec.split, INDEX: order[rec.id]}
+            if isinstance(out, Failure):
+                rows.append({"id": rec.id, **meta, FAILURE: json.dumps(asdict(out)), PROVENANCE: None})
+            else:
+                row = self.features.encode_example(self.builder.make_row(rec, out))
+                prov = {"points_source": out.points_source, "detector_sha256": out.detector_sha256}
+                rows.append({**row, **meta, FAILURE: None, PROVENANCE: json.dumps(prov)})
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+class _Outcomes:
+    """The engine output's failures and provenance, read as a work store is (for ``make_report``)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.state_of = {}
+        for rid, split, fail, prov in zip(*(table.column(c).to_pylist() for c in ("id", SPLIT, FAILURE, PROVENANCE))):
+            self.state_of[(split, rid)] = ("failed", json.loads(fail)) if fail else ("written", json.loads(prov))
+
+    def state(self, rec: Record) -> tuple[str, dict | None]:
+        return self.state_of.get((rec.split, rec.id), ("pending", None))
+
+
+def _promote(staging: Path, out: Path) -> None:
+    from .publish import exchange_dirs
+
+    if out.exists():
+        if not exchange_dirs(staging, out):
+            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+        shutil.rmtree(staging, ignore_errors=True)  # it holds the old output now
+    else:
+        staging.rename(out)
+
+
+def _restartable() -> dict:
+    """Actors and their tasks retried when a worker process dies: no record is lost."""
+    return {"max_restarts": -1, "max_task_retries": -1}
+
+
+def build_ray(builder, out: str | Path | None = None, address: str | None = None, actors: int | None = None,
+              use_store: bool = True, batch_size: int = 16, gpus_per_actor: float = 0.0) -> dict:
+    """Build ``builder``'s config on Ray (a cluster at ``address``, else a local one); returns the report.
+    ``gpus_per_actor`` > 0 schedules actors on GPUs (onnxruntime-gpu then runs the detector there)."""
+    try:
+        import ray
+    except ImportError:
+        raise EngineUnavailable("the ray engine needs Ray: pip install 'artface[ray]'") from None
+    out = Path(out or builder.default_output_dir()).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.ray-staging-*"):  # left by a driver that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = out.parent / f".{out.name}.ray-staging-{uuid.uuid4().hex[:12]}"
+    records = builder.records()
+    c = builder.config
+    options = {f: getattr(c, f) for f in c.__dataclass_fields__ if f not in ("name", "version", "data_files", "description")}
+    options["threads"] = c.threads or 1  # explicit: cores come from Ray's scheduling, not os.cpu_count()
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    items = [{"record": pickle.dumps((i, r))} for i, r in enumerate(records)]
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), n * 4)))
+    rows = ds.map_batches(RecordMapper, fn_constructor_args=(builder.DATASET_NAME, c.name, options, use_store),
+                          batch_size=batch_size, concurrency=n, num_cpus=1, num_gpus=gpus_per_actor or None,
+                          zero_copy_batch=True, ray_remote_args_fn=_restartable,
+                          runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith("ARTFACE_")}})
+    rows.write_parquet(str(staging / "rows"))
+    table = pq.read_table(staging / "rows", columns=["id", SPLIT, FAILURE, PROVENANCE])
+    settings = builder.report()["provenance"]
+    rep = make_report(builder.DATASET_NAME, c.name, c.kind, records, _Outcomes(table),
+                      {k: v for k, v in settings.items() if k not in ("artface_version", "source", "sample", "sample_of",
+                                                                   "points", "detector_models")},
+                      settings["source"] if settings["source"] != "local" else None, settings["sample_of"],
+                      dict(builder.skipped))
+    rep["engine"] = {"name": "ray", "ray_version": ray.__version__, "actors": n}
+    (staging / "dataset_info.json").write_text(json.dumps(builder.info.features.to_dict()))
+    (staging / ENGINE_META).write_text(json.dumps({"engine": "ray", "dataset": builder.DATASET_NAME, "config": c.name,
+                                                   "splits": sorted({r.split for r in records})}))
+    write_report(staging, rep, read_report(out))
+    _promote(staging, out)
+    return rep
+
+
+def is_engine_output(folder: str | Path) -> bool:
+    return (Path(folder) / ENGINE_META).is_file()
+
+
+def load_engine_output(folder: str | Path) -> datasets.DatasetDict:
+    """The rows of a finished engine build, per split and in record order, with the builder's
+    features (failures and engine columns left out)."""
+    folder = Path(folder)
+    meta = json.loads((folder / ENGINE_META).read_text())
+    features = datasets.Features.from_dict(json.loads((folder / "dataset_info.json").read_text()))
+    table = pq.read_table(folder / "rows")
+    table = table.filter(pa.compute.is_null(table.column(FAILURE)))
+    out = {}
+    for split in meta["splits"]:
+        part = table.filter(pa.compute.equal(table.column(SPLIT), split)).sort_by(INDEX)
+        if part.num_rows:
+            part = part.drop_columns([SPLIT, INDEX, FAILURE, PROVENANCE]).cast(features.arrow_schema)
+            out[split] = datasets.Dataset(part, info=datasets.DatasetInfo(features=features), split=datasets.Split(split))
+    return datasets.DatasetDict(out)
