@@ -62,6 +62,8 @@ def holds(e: dict) -> str:
     b = e["build"]
     if e["mode"] == "processed":
         what = f"{b['size']} px aligned faces ({b['image_format']})" if e["kind"] == "aligned" else "the source images as published"
+        if e.get("members_table"):
+            return f"**pixels** for the members that allow them (see Members; the others URL-only): {what}"
         return f"**pixels**: {what}"
     return "**URL-only**: no image data; `image_url` links each image upstream"
 
@@ -220,6 +222,7 @@ def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entr
         build_table=build_table(entries),
         failures=failures_text(entries),
         quality=quality_table(entries),
+        members="\n\n".join(f"`{n}`:\n\n{e['members_table']}" for n, e in entries.items() if e.get("members_table")),
         uses=USES,
         license=license_line,
         license_reason=f"{policy.reason[:1].upper()}{policy.reason[1:]} (source: {policy.source})",

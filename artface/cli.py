@@ -8,8 +8,10 @@ Exit codes: 0 done, 1 error (or every record failed), 2 refused / unknown name /
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 EXAMPLES = """examples:
   artface list
@@ -40,6 +42,8 @@ def _options(args: argparse.Namespace) -> dict:
         out["source"] = args.source
     if getattr(args, "max_records", None) is not None:
         out["max_records"] = args.max_records
+    if getattr(args, "only", None):
+        out["members"] = args.only
     return out
 
 
@@ -113,8 +117,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if c.kind == "aligned":  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
         per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3
         estimate = f"; about {human(len(records) * per)} of {c.size} px {c.image_format}"
-    print(f"{builder.DATASET_NAME}/{c.name}: {len(records):,} records "
-          f"({', '.join(f'{s} {n:,}' for s, n in splits.items())}){estimate} -> {out}")
+    if hasattr(builder, "member_builders"):  # the union: its members are built first
+        print(f"{builder.DATASET_NAME}/{c.name}: members {', '.join(c.members)} -> {out}")
+    else:
+        print(f"{builder.DATASET_NAME}/{c.name}: {len(records):,} records "
+              f"({', '.join(f'{s} {n:,}' for s, n in splits.items())}){estimate} -> {out}")
     if args.num_proc and args.num_proc > 1 and max(splits.values(), default=0) < args.num_proc:
         print(f"note: --num-proc {args.num_proc} but no split has that many records: fewer processes will run")
     _quiet_datasets()
@@ -181,6 +188,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from .builders import load_builder
+    from .dedup import dedup
+
+    _quiet_datasets()
+    sources = dict(s.split("=", 1) for s in args.source if "=" in s)
+    plain = [s for s in args.source if "=" not in s]
+    builders = []
+    for name in args.names:
+        opts = _options(argparse.Namespace(set=args.set, source=sources.get(name) or (plain[0] if plain else None),
+                                           max_records=args.max_records))
+        builders.append(load_builder(name, args.config, **opts))
+    summary = dedup(builders, Path(args.out), threshold=args.threshold)
+    print(json.dumps(summary, indent=1))
+    print(f"pairs: {args.out}/duplicates.parquet, groups: {args.out}/groups.parquet, closest pairs: {args.out}/contact_sheet.png")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
@@ -242,6 +267,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config option, e.g. size=512 (repeatable; `artface info NAME` lists them)")
     p.add_argument("--max-records", type=int, default=None, help="per split: a sample, for trials")
+    p.add_argument("--only", default=None, metavar="NAME,NAME", help="all: the member datasets of the union")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["webdataset", "imagefolder", "parquet"], default="webdataset", help="output format")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--samples-per-shard", type=int, default=1000, help="webdataset: samples per tar shard")
+
+    dd = cmd("dedup", "near-duplicates within and across datasets (perceptual hashes; pairs, groups, leakage, contact sheet)",
+             _cmd_dedup)
+    dd.add_argument("names", nargs="+", help="datasets")
+    dd.add_argument("--config", default="aligned", help="a pixel config of each dataset (aligned faces by default)")
+    dd.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE", help="upstream per dataset")
+    dd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config option for every dataset")
+    dd.add_argument("--max-records", type=int, default=None, help="per split: a sample")
+    dd.add_argument("--threshold", type=int, default=32, help="max distance (bits of 128) of a pair (benchmarks/bench_dedup.py)")
+    dd.add_argument("--out", required=True, help="report folder")
 
     v = cmd("validate", "check a published folder or repo as the Hub would read it", _cmd_validate)
     v.add_argument("dest", help="folder or hf://datasets/ORG/NAME")

@@ -85,6 +85,8 @@ def preview_image(ds: datasets.Dataset, kind: str, size: int | None, recipe: str
 
     cells = []
     for row in ds.select(range(min(n, len(ds)))):
+        if row["image"] is None:  # a union row whose member publishes no pixels
+            continue
         img = row["image"].convert("RGB")
         pts = row.get("landmarks68") or row.get("kps5")
         if pts is not None and kind == "aligned" and size and recipe:
@@ -115,6 +117,17 @@ def _read_existing_meta(dest: str) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable %s at %s: %s", META_NAME, dest, exc)
         return {}
+
+
+def union_members_table(report: dict, with_pixels: list[str]) -> str:
+    """Per member of a union: license, attribution, rows, and whether its rows carry pixels."""
+    rows = ["| member | license | rows | pixels | attribution |", "|---|---|---|---|---|"]
+    for m, counts in report.get("members", {}).items():
+        p = builder_class(m).POLICY
+        lic = p.hub_license + (f" ({p.license_name})" if p.hub_license == "other" else "")
+        rows.append(f"| `{m}` | {lic} | {counts['written']:,} | {'yes' if m in with_pixels else 'no (URL-only by its policy)'} "
+                    f"| {p.attribution} |")
+    return "\n".join(rows)
 
 
 QUALITY = ("det_score", "eye_distance", "face_size", "yaw", "roll", "blur")
@@ -159,6 +172,15 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
                            f"({report['failed_by_reason']}); {report['advice']}")
     dsd = builder.load_built(output_dir)
+    members_table = ""
+    if hasattr(cls, "check_members"):  # a union: each member's policy, row by row
+        keep = cls.check_members(builder.config.members, mode, private)
+        names = next(iter(dsd.values())).features["dataset"].names
+        if mode == "processed":
+            drop = {names.index(m) for m in builder.config.members if m not in keep}
+            dsd = datasets.DatasetDict({s: ds.map(lambda r: {"image": None} if r["dataset"] in drop else {},
+                                                  features=ds.features) for s, ds in dsd.items()})
+        members_table = union_members_table(report, keep if mode == "processed" else [])
     if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
@@ -176,7 +198,8 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     preview_rel = None
     if mode == "processed":
         prov = report["provenance"]
-        preview = preview_image(first, kind, prov.get("size"), prov.get("recipe"))
+        with_pixels = next((ds for ds in dsd.values() if ds.data.column("image").null_count < len(ds)), first)
+        preview = preview_image(with_pixels, kind, prov.get("size"), prov.get("recipe"))
         if preview is not None:
             preview_rel = f"assets/{hub_config}-preview.png"
             (out / "assets").mkdir(exist_ok=True)
@@ -196,6 +219,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "features": first.features.to_dict(),
         "dropped_columns": dropped,
         "quality": quality,
+        "members_table": members_table,
         "preview": preview_rel,
         "build": {
             "artface_version": __version__,
@@ -383,7 +407,9 @@ def publish(name: str, config: str | None = None, mode: str = "urls", to: str | 
     dest = to or f"artface-hub/{name}"
     cls = builder_class(name)
     check_publish(cls.POLICY, mode, private)  # before any work
-    load_builder(name, config, **options)  # options checked before any network or disk work
+    probe = load_builder(name, config, **options)  # options checked before any network or disk work
+    if hasattr(cls, "check_members"):
+        cls.check_members(probe.config.members, mode, private)  # a member that blocks the mode says so now
     repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else None
     if repo_id and not dry_run:  # token, destination, visibility and gating before anything is built
         prepare_hub_repo(repo_id, private, cls.POLICY.gated, make_private)

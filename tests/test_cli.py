@@ -35,7 +35,7 @@ def test_help_version_list_info():
 
 
 @pytest.mark.parametrize("args,code,expect", [
-    (["build", "nope"], 2, "error: unknown dataset 'nope'; available: aahq, kaokore"),
+    (["build", "nope"], 2, "error: unknown dataset 'nope'; available: aahq, all, kaokore"),
     (["build", "kaokore", "--config", "bogus"], 2, "error: kaokore has no config 'bogus'; its configs: urls, original, detected, aligned"),
     (["build", "kaokore", "--set", "colour=red"], 2, "error: kaokore has no option 'colour'"),
     (["build", "kaokore", "--set", "size=abc"], 1, "error: option size='abc' is not a valid int"),

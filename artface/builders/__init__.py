@@ -11,6 +11,7 @@ BUILDERS = {
     "aahq": "artface.builders.aahq.builder:AAHQ",
     "mm_celeba_hq": "artface.builders.mm_celeba_hq.builder:MMCelebAHQ",
     "wikiart_face": "artface.builders.wikiart_face.builder:WikiArtFace",
+    "all": "artface.builders.all.builder:AllDatasets",
 }
 
 

@@ -1,0 +1,228 @@
+"""One art-face corpus: the member datasets as one harmonised dataset.
+
+Each member is built by its own builder (its recipe, detector, options and policy), then its rows
+get the common columns plus ``dataset`` (the member), ``member_id``, and the member labels that
+have a common meaning: ``artist``, ``title``, ``style`` (WikiArt movement; KaoKore face direction is
+not a style and is dropped), ``year`` and ``gender`` (KaoKore's label, MM-CelebA's ``Male``). Other
+member columns are dropped (the card lists them). Every row keeps its own license and
+attribution. Splits are the members' own, named ``<member>_<split>``. Publishing applies each
+member's policy row by row: pixels only for rows whose member allows them.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from ...licenses import LicensePolicy, PublishRefused, check_publish
+from ...report import read_report, write_report
+from ...schema import common_features
+from ...sources import SourceSpec
+from .._base import ArtfaceBuilder, ArtfaceConfig, OptionError
+
+MEMBERS = ("kaokore", "metfaces", "aahq", "wikiart_face", "mm_celeba_hq")
+#: the member config a union config is made of
+MEMBER_CONFIG = {"urls": {"kaokore": "urls", "metfaces": "urls", "aahq": "urls", "wikiart_face": "urls"},
+                 "aligned": {"kaokore": "aligned", "metfaces": "aligned", "aahq": "aligned", "wikiart_face": "rebuild"}}
+GENDER = ["male", "female"]
+
+
+def harmonise(member: str, row: dict, features: datasets.Features) -> dict:
+    """The shared columns from a member row (None where the member has no such label)."""
+    out = {"artist": None, "title": None, "style": None, "year": None, "gender": -1}
+    if member == "metfaces":
+        out.update(artist=row.get("artist") or None, title=row.get("title") or None)
+    elif member == "wikiart_face":
+        mv = row.get("movement")
+        out.update(artist=row.get("artist"), title=row.get("title"), year=row.get("year"),
+                   style=features["movement"].int2str(mv) if isinstance(mv, int) and mv >= 0 else None)
+    elif member == "kaokore":
+        out.update(title=row.get("source_work"), year=row.get("year_from"), gender=row.get("gender", -1))
+    elif member == "mm_celeba_hq" and row.get("Male") is not None:
+        out["gender"] = 0 if row["Male"] else 1
+    return out
+
+
+@dataclass
+class UnionConfig(ArtfaceConfig):
+    members: list[str] = field(default_factory=lambda: ["kaokore", "metfaces", "aahq", "wikiart_face"])
+    sources: list[str] = field(default_factory=list)  # member=source, for members that need one
+    duplicates: str = "keep"  # aligned/original unions: keep | flag (dup_group) | drop (one row per group)
+
+
+class AllDatasets(ArtfaceBuilder):
+    BUILDER_CONFIG_CLASS = UnionConfig
+    BUILDER_CONFIGS = [UnionConfig(name="urls", kind="urls", description="All members' URL-only rows, harmonised."),
+                       UnionConfig(name="aligned", kind="aligned", size=256,
+                                   description="All members' aligned faces at 256 px, harmonised.")]
+    DEFAULT_CONFIG_NAME = "urls"
+    DATASET_NAME = "all"
+    PRETTY_NAME = "artface corpus (MetFaces, AAHQ, KaoKore, WikiART Face)"
+    DESCRIPTION = "The artface datasets as one corpus with shared columns, each row with its own license."
+    HOMEPAGE = "https://github.com/artface/artface"
+    FOLDER = Path(__file__).parent
+    SOURCE = SourceSpec(hint="--set sources=metfaces=PATH,aahq=PATH,wikiart_face=PATH (KaoKore has a default upstream)")
+    LANGUAGES = ("en", "ja")
+    TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
+    SOURCE_DATASETS = ("extended|rois-codh/kaokore", "extended|NVlabs/metfaces-dataset", "extended|onion-liu/aahq-dataset",
+                       "extended|asahi417/wikiart-face")
+    FIELD_DOCS = {"dataset": "the member dataset of the row", "member_id": "the row's id in its member dataset",
+                  "artist": "artist (MetFaces, WikiART Face)", "title": "title of the work (MetFaces, WikiART Face; KaoKore: source work)",
+                  "style": "art movement (WikiART Face)", "year": "year of the work, when known",
+                  "gender": "gender label (KaoKore's label; MM-CelebA's Male attribute); -1 unknown"}
+    OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP, "members": "member datasets (comma-separated)",
+                   "duplicates": "keep | flag (dup_group column: the near-duplicate group, -1 when unique) | drop "
+                                 "(keeps the first row of each group; counted in the report)",
+                   "sources": "member=source pairs (comma-separated) for members that need a source"}
+    POLICY = LicensePolicy(
+        dataset="all", hub_license="other", license_name="per-row-licenses",
+        license_link="https://github.com/artface/artface#datasets", public_modes=("urls", "processed"),
+        reason="each row keeps its member's license; pixels are published only for rows whose member allows it",
+        source="the member datasets' policies (artface list)", attribution="see each row's attribution column")
+
+    # -- members ---------------------------------------------------------------------------------
+    def member_builders(self) -> list:
+        from .. import load_builder
+
+        c = self.config
+        unknown = sorted(set(c.members) - set(MEMBERS))
+        if unknown or not c.members:
+            raise OptionError(f"option members={c.members!r}: use any of {', '.join(MEMBERS)}")
+        sources = dict(s.split("=", 1) for s in c.sources if "=" in s)
+        out = []
+        for m in c.members:
+            config = MEMBER_CONFIG.get(c.kind, {}).get(m) or ("original" if m == "mm_celeba_hq" else None)
+            if config is None:
+                raise OptionError(f"member {m} has no config for a union of kind {c.kind!r}")
+            opts = {"source": sources[m]} if m in sources else {}
+            if c.kind == "aligned":
+                opts.update(size=c.size, image_format=c.image_format, image_quality=c.image_quality)
+            if c.max_records is not None:
+                opts["max_records"] = c.max_records
+            out.append(load_builder(m, config, **opts))
+        return out
+
+    def _info(self) -> datasets.DatasetInfo:
+        s = datasets.Value("string")
+        extra = {"dataset": datasets.ClassLabel(names=list(MEMBERS)), "member_id": s, "artist": s, "title": s, "style": s,
+                 "year": datasets.Value("int32"), "gender": datasets.ClassLabel(names=GENDER),
+                 "dup_group": datasets.Value("int32")}
+        return datasets.DatasetInfo(description=self.DESCRIPTION, features=common_features(self.config.kind, extra),
+                                    homepage=self.HOMEPAGE, license=self.POLICY.hub_license)
+
+    def records(self) -> list:
+        return []
+
+    def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
+        builders = self.member_builders()
+        for b in builders:
+            b.download_and_prepare(output_dir=str(b.default_output_dir()))
+        groups = self._duplicate_groups(builders)
+        self._dropped = sum(1 for _, pos in groups.values() if pos > 0) if self.config.duplicates == "drop" else 0
+        gens = []
+        for b in builders:
+            for split, ds in b.load_built().items():
+                if self._dropped and all(groups.get(f"{b.DATASET_NAME}/{rid}", (-1, 0))[1] > 0 for rid in ds["id"]):
+                    continue  # every row of this split is a later copy of a group kept elsewhere
+                gens.append(datasets.SplitGenerator(name=f"{b.DATASET_NAME}_{split}",
+                                                    gen_kwargs={"member": b.DATASET_NAME, "config": b.config.name,
+                                                                "options": _options(b), "split": split, "groups": groups}))
+        return gens
+
+    def _duplicate_groups(self, builders: list) -> dict[str, list[int]]:
+        """``member/id`` -> [group, position in the group] for rows in a near-duplicate group (flag/drop)."""
+        mode = self.config.duplicates
+        if mode not in ("keep", "flag", "drop"):
+            raise OptionError(f"option duplicates={mode!r}: use keep | flag | drop")
+        if mode == "keep":
+            return {}
+        if self.config.kind == "urls":
+            raise OptionError("option duplicates=flag|drop compares pixels: use an aligned union")
+        from ...dedup import collect, groups, pairs_within
+
+        items, hashes, _ = collect(builders)
+        i, j, _ = pairs_within(hashes)
+        g = groups(len(items), i, j)
+        sizes = Counter(g.tolist())
+        seen: Counter = Counter()
+        out = {}
+        for it, grp in zip(items, g.tolist()):
+            if sizes[grp] > 1:
+                out[f"{it.dataset}/{it.id}"] = [int(grp), seen[grp]]
+                seen[grp] += 1
+        return out
+
+    def _generate_examples(self, member: str, config: str, options: dict, split: str, groups: dict):
+        from .. import load_builder
+
+        b = load_builder(member, config, **options)
+        ds = b.load_built()[split]
+        if "image" in ds.features:
+            ds = ds.cast_column("image", datasets.Image(decode=False))
+        features = self.info.features
+        for row in ds:
+            rid = f"{member}/{row['id']}"
+            group, position = groups.get(rid, (-1, 0))
+            if self.config.duplicates == "drop" and position > 0:
+                continue  # a later copy of a near-duplicate group (counted in the report)
+            out = {k: row.get(k) for k in features if k in row}
+            out.update(harmonise(member, row, b.info.features), dataset=MEMBERS.index(member), member_id=row["id"],
+                       id=rid, dup_group=group)
+            yield rid, out
+
+    # -- report and publishing ---------------------------------------------------------------------
+    def report(self) -> dict:
+        members = {b.DATASET_NAME: read_report(b.default_output_dir()) or b.report() for b in self.member_builders()}
+        totals = Counter()
+        for r in members.values():
+            totals.update({k: r[k] for k in ("total", "written", "failed", "pending")})
+        by_reason = Counter()
+        for r in members.values():
+            by_reason.update(r["failed_by_reason"])
+        dropped = getattr(self, "_dropped", 0)
+        totals["written"] -= dropped
+        totals["total"] -= dropped
+        return {"dataset": "all", "config": self.config.name, "kind": self.config.kind, **totals,
+                "failed_by_reason": dict(by_reason), "skipped": {"near_duplicate_dropped": dropped} if dropped else {},
+                "advice": "",
+                "splits": {f"{m}_{s}": v for m, r in members.items() for s, v in r["splits"].items()},
+                "failures": [{**f, "dataset": m} for m, r in members.items() for f in r["failures"]],
+                "members": {m: {k: r[k] for k in ("total", "written", "failed")} for m, r in members.items()},
+                "provenance": {"artface_version": members and next(iter(members.values()))["provenance"]["artface_version"],
+                               "source": None, "sample": any(r["provenance"]["sample"] for r in members.values()),
+                               "sample_of": None, "points": {}, "detector_models": {}, "kind": self.config.kind,
+                               "recipe": None, "size": self.config.size if self.config.kind == "aligned" else None,
+                               "warp": None, "image_format": self.config.image_format if self.config.kind == "aligned" else None,
+                               "max_records": self.config.max_records}}
+
+    def download_and_prepare(self, output_dir: str | None = None, download_mode=None, **kwargs) -> None:
+        out = Path(output_dir or self._cache_dir)
+        datasets.GeneratorBasedBuilder.download_and_prepare(self, output_dir=output_dir, download_mode=download_mode, **kwargs)
+        write_report(out, self.report(), read_report(out))
+
+    @classmethod
+    def check_members(cls, members: list[str], mode: str, private: bool) -> list[str]:
+        """Members whose rows keep pixels in ``mode``; a member that allows neither this mode nor URL-only
+        publishing blocks the publish (PublishRefused names it)."""
+        from .. import builder_class
+
+        keep = []
+        for m in members:
+            policy = builder_class(m).POLICY
+            try:
+                check_publish(policy, mode, private)
+                keep.append(m)
+            except PublishRefused as exc:
+                try:
+                    check_publish(policy, "urls", private)
+                except PublishRefused:
+                    raise PublishRefused(f"all: member {m} blocks a {'private' if private else 'public'} {mode} publish: "
+                                         f"{exc} Leave it out with --set members=...") from None
+        return keep
+
+
+def _options(b) -> dict:
+    c = b.config
+    return {f: getattr(c, f) for f in c.__dataclass_fields__ if f not in ("name", "version", "data_files", "description")}

@@ -1,0 +1,173 @@
+"""Near-duplicates within and across datasets: perceptual hashes, exact Hamming search, a report.
+
+Each image gets a 64-bit pHash and a 64-bit dHash (``imagehash``), of itself and of its mirror
+image; the distance of two images is the smaller of (pHash + dHash bits that differ) between them
+and between one and the other's mirror (0..128), so a mirrored copy is found too. The search is
+exact: blocks of XOR + popcount over all pairs (numpy), fine for 100k images on one machine.
+``THRESHOLD`` was chosen with ``benchmarks/bench_dedup.py`` (planted copies re-encoded, resized,
+recoloured, cropped, mirrored vs distinct pictures).
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+#: pairs at or under this distance (of 128 bits) are reported as near-duplicates. Measured with
+#: benchmarks/bench_dedup.py: every planted copy (JPEG q40, half size and back, sepia, 4% crop, mirror)
+#: within 32 of its original, the closest distinct pictures 44 apart. Aligned faces of different people
+#: share their layout and may be closer than distinct pictures: check the contact sheet.
+THRESHOLD = 32
+
+
+def _bits(h) -> np.uint64:
+    return np.uint64(int(str(h), 16))
+
+
+def image_hashes(img: Image.Image) -> np.ndarray:
+    """[pHash, dHash, pHash of the mirror, dHash of the mirror] as uint64."""
+    import imagehash
+
+    img = img.convert("RGB")
+    mirror = ImageOps.mirror(img)
+    return np.array([_bits(imagehash.phash(img)), _bits(imagehash.dhash(img)),
+                     _bits(imagehash.phash(mirror)), _bits(imagehash.dhash(mirror))], dtype=np.uint64)
+
+
+def pairs_within(h: np.ndarray, threshold: int = THRESHOLD, block: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j with distance <= threshold: (i, j, distance). ``h``: (N, 4) from image_hashes.
+    Blocks of rows against the rows after them, XOR + popcount per 64-bit word in uint8 (small
+    temporaries, so memory stays bounded at any N)."""
+    n = len(h)
+    out_i, out_j, out_d = [], [], []
+    p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k]) for k in range(4))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        a0, a1 = p0[start:stop, None], p1[start:stop, None]
+        rest = slice(start, n)  # only j >= start: each pair once
+        d = np.bitwise_count(a0 ^ p0[None, rest]) + np.bitwise_count(a1 ^ p1[None, rest])
+        dm = np.bitwise_count(a0 ^ m0[None, rest]) + np.bitwise_count(a1 ^ m1[None, rest])
+        np.minimum(d, dm, out=d)
+        ii, jj = np.nonzero(d <= threshold)
+        jj = jj + start
+        keep = jj > ii + start
+        out_i.append(ii[keep] + start)
+        out_j.append(jj[keep])
+        out_d.append(d[ii[keep], jj[keep] - start])
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
+    return cat(out_i), cat(out_j), cat(out_d)
+
+
+def groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected components of the duplicate pairs (union-find); a group id per image."""
+    parent = np.arange(n)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(i.tolist(), j.tolist()):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(x) for x in range(n)])
+
+
+@dataclass
+class Item:
+    dataset: str
+    id: str
+    split: str
+
+
+def report(items: list[Item], hashes: np.ndarray, images: list[bytes], out: Path, threshold: int = THRESHOLD) -> dict:
+    """Write duplicates.parquet (one row per pair), groups.parquet, summary.json and the closest pairs'
+    contact sheet (contact_sheet.png) to ``out``; returns the summary."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True, exist_ok=True)
+    i, j, d = pairs_within(hashes, threshold)
+    order = np.argsort(d, kind="stable")
+    i, j, d = i[order], j[order], d[order]
+    cols = {"dataset_a": [items[k].dataset for k in i], "id_a": [items[k].id for k in i], "split_a": [items[k].split for k in i],
+            "dataset_b": [items[k].dataset for k in j], "id_b": [items[k].id for k in j], "split_b": [items[k].split for k in j],
+            "distance": d.astype(np.int32).tolist()}
+    pq.write_table(pa.table(cols), out / "duplicates.parquet")
+    g = groups(len(items), i, j)
+    sizes = Counter(g.tolist())
+    pq.write_table(pa.table({"dataset": [it.dataset for it in items], "id": [it.id for it in items],
+                             "split": [it.split for it in items], "dup_group": g.tolist(),
+                             "group_size": [sizes[x] for x in g.tolist()]}), out / "groups.parquet")
+    kinds: Counter = Counter()
+    for a, b in zip(i.tolist(), j.tolist()):
+        x, y = items[a], items[b]
+        if x.dataset != y.dataset:
+            kinds["across_datasets"] += 1
+        elif x.split != y.split:
+            kinds["across_splits (leakage)"] += 1
+        else:
+            kinds["within_split"] += 1
+    summary = {"images": len(items), "pairs": int(len(d)), "threshold_bits_of_128": threshold,
+               "groups_with_duplicates": sum(1 for s in sizes.values() if s > 1), **dict(kinds),
+               "by_dataset": dict(Counter(it.dataset for it in items))}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if len(d):
+        contact_sheet([(images[a], images[b], int(dist)) for a, b, dist in zip(i[:24], j[:24], d[:24])]).save(out / "contact_sheet.png")
+    return summary
+
+
+def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128) -> Image.Image:
+    """The closest pairs side by side, one pair per row, for a person to check."""
+    from PIL import ImageDraw
+
+    sheet = Image.new("RGB", (cell * 2 + 60, cell * len(pairs)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (a, b, dist) in enumerate(pairs):
+        for c, data in enumerate((a, b)):
+            with Image.open(io.BytesIO(data)) as im:
+                sheet.paste(im.convert("RGB").resize((cell, cell)), (c * cell, r * cell))
+        draw.text((cell * 2 + 6, r * cell + cell // 2 - 6), f"d={dist}", fill="black")
+    return sheet
+
+
+def collect(builders: list, workers: int = 2) -> tuple[list[Item], np.ndarray, list[bytes]]:
+    """Items, hashes and image bytes of the finished builds of ``builders`` (built first when needed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import datasets
+
+    from .errors import ArtfaceError
+
+    items: list[Item] = []
+    images: list[bytes] = []
+    for b in builders:
+        if b.config.kind not in ("original", "aligned"):
+            raise ArtfaceError(f"dedup compares pixels: {b.DATASET_NAME}/{b.config.name} has none (use an aligned or original config)")
+        out_dir = b.default_output_dir()
+        b.download_and_prepare(output_dir=str(out_dir)) if not (out_dir / "artface_report.json").exists() else None
+        for split, ds in b.load_built(out_dir).items():
+            for row in ds.cast_column("image", datasets.Image(decode=False)):
+                items.append(Item(b.DATASET_NAME, row["id"], split))
+                images.append(row["image"]["bytes"])
+
+    def one(data: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(data)) as im:
+            return image_hashes(im)
+
+    with ThreadPoolExecutor(workers) as pool:
+        hashes = np.stack(list(pool.map(one, images))) if images else np.zeros((0, 4), np.uint64)
+    return items, hashes, images
+
+
+def dedup(builders: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
+    """Near-duplicates across the finished builds of ``builders``; writes the report to ``out``."""
+    items, hashes, images = collect(builders, workers)
+    return report(items, hashes, images, Path(out), threshold)
