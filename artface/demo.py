@@ -9,9 +9,10 @@ from PIL import Image
 
 from artface_align import FaceAligner
 from artface_align.draw import draw_faces, draw_points
+from artface_align.ffhq import DEFAULT_WARP
 
 
-def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, warp: str = "fast") -> dict:
+def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, warp: str = DEFAULT_WARP) -> dict:
     """Detect and align the astronaut's face; write aligned.png, preview.png, face.json."""
     from skimage import data
 

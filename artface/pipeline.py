@@ -22,6 +22,7 @@ from PIL import Image
 
 from artface_align import FaceAligner, ImageDecodeError, align, load_image
 from artface_align.detect import make_detector
+from artface_align.ffhq import DEFAULT_WARP
 from artface_align.landmarks import make_landmarker
 
 from .failures import Failure, RecordFailure, reason_info
@@ -41,7 +42,7 @@ class PixelOptions:
 
     kind: str  # "detect" | "original" | "aligned"
     size: int = 1024
-    warp: str = "fast"
+    warp: str = DEFAULT_WARP
     recipe: str = "ffhq"
     detector: str = "retinaface_mnet025"
     landmarks: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .detect import Detector, make_detector
-from .ffhq import Aligned, align
+from .ffhq import DEFAULT_WARP, Aligned, align
 from .imageio import ImageInput, load_image
 from .landmarks import Landmarker, make_landmarker
 from .types import Face
@@ -24,7 +24,7 @@ class FaceAligner:
         *,
         size: int = 1024,
         recipe: str = "ffhq",
-        mode: str = "fast",
+        mode: str = DEFAULT_WARP,
         threads: int | None = None,
         providers: list[str] | None = None,
         detector_kwargs: dict | None = None,

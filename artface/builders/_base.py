@@ -19,6 +19,8 @@ from pathlib import Path
 
 import datasets
 
+from artface_align.ffhq import DEFAULT_WARP
+
 from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
 from ..fetch import FetchConfig, Fetcher
@@ -55,7 +57,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
     kind: str = "urls"  # urls | original | aligned
     source: str | None = None  # upstream: a local folder/file or an http(s) URL (default: the dataset's upstream)
     size: int = 1024  # aligned output size (pixels)
-    warp: str = "fast"  # alignment warp: fast | reference
+    warp: str = DEFAULT_WARP  # alignment warp: fast | reference
     detector: str = "retinaface_mnet025"
     landmarks: str | None = None  # e.g. "1k3d68" or "dlib68"
     image_format: str = "jpeg"  # aligned images: jpeg (q95 4:4:4: near-lossless, 4x smaller, 20x faster than png) | png | webp
