@@ -107,37 +107,52 @@ def _cmd_build(args: argparse.Namespace) -> int:
     out = args.out or str(builder.default_output_dir())
     from .cache import human
 
-    records = builder.records()
-    order = {s: i for i, s in enumerate(builder.split_order())}
-    splits: dict[str, int] = {}
-    for r in sorted(records, key=lambda r: order.get(r.split, 99)):
-        splits[r.split] = splits.get(r.split, 0) + 1
+    from .build import run_build
+    from .kinds import kind as kind_of
+
     c = builder.config
-    estimate = ""
-    if c.kind == "aligned":  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
-        per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3
-        estimate = f"; about {human(len(records) * per)} of {c.size} px {c.image_format}"
-    if hasattr(builder, "member_builders"):  # the union: its members are built first
-        print(f"{builder.DATASET_NAME}/{c.name}: members {', '.join(c.members)} -> {out}")
-    else:
-        print(f"{builder.DATASET_NAME}/{c.name}: {len(records):,} records "
-              f"({', '.join(f'{s} {n:,}' for s, n in splits.items())}){estimate} -> {out}")
-    if args.num_proc and args.num_proc > 1 and max(splits.values(), default=0) < args.num_proc:
-        print(f"note: --num-proc {args.num_proc} but no split has that many records: fewer processes will run")
+    k = kind_of(c.kind)
+
+    def announce() -> None:  # called once the records are known (not for a finished build)
+        records = builder.records()
+        order = {s: i for i, s in enumerate(builder.split_order())}
+        splits: dict[str, int] = {}
+        for r in sorted(records, key=lambda r: order.get(r.split, 99)):
+            splits[r.split] = splits.get(r.split, 0) + 1
+        estimate = ""
+        if k.aligns:  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
+            per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3
+            estimate = f"; about {human(len(records) * per)} of {c.size} px {c.image_format}"
+        if hasattr(builder, "member_builders"):  # the union: its members are built first
+            print(f"{builder.DATASET_NAME}/{c.name}: members {', '.join(c.members)} -> {out}")
+        else:
+            bad = f", {len(builder.invalid):,} cannot become rows" if builder.invalid else ""
+            print(f"{builder.DATASET_NAME}/{c.name}: {len(records):,} records "
+                  f"({', '.join(f'{s} {n:,}' for s, n in splits.items())}){bad}{estimate} -> {out}")
+        if args.num_proc and args.num_proc > 1 and max(splits.values(), default=0) < args.num_proc:
+            print(f"note: --num-proc {args.num_proc} but no split has that many records: fewer processes will run")
+
     _quiet_datasets()
     builder.progress = True
+    builder.on_records = announce
     t0 = time.perf_counter()
-    if args.engine == "ray":
-        from .engine import build_ray
-
-        rep = build_ray(builder, out, address=args.address, actors=args.actors, gpus_per_actor=args.gpus_per_actor)
-    else:
-        builder.download_and_prepare(output_dir=out, num_proc=args.num_proc)
-        rep = builder.report()
+    engine_options = ({"address": args.address, "actors": args.actors, "gpus_per_actor": args.gpus_per_actor}
+                      if args.engine == "ray" else {})
+    res = run_build(builder, out, num_proc=args.num_proc, engine=args.engine, retry_failed=args.retry_failed,
+                    refresh=args.refresh, **engine_options)
+    rep = res.build.report
     dt = time.perf_counter() - t0
-    rate = f", {rep['written'] / dt:.1f} img/s" if c.kind != "urls" and dt > 0 else ""
+    if not res.redone:
+        redo_hint = " (--retry-failed tries the permanent failures again, --refresh reads upstream again)" if rep["failed"] else ""
+        print(f"{builder.DATASET_NAME}/{c.name}: {res.note}: {rep['written']} written, {rep['failed']} failed, "
+              f"of {rep['total']} records{redo_hint}")
+        print(f"output: {res.build.folder}  (report: {res.build.folder}/artface_report.json)")
+        return 1 if rep["total"] and not rep["written"] else 0
+    rate = f", {rep['written'] / dt:.1f} img/s" if k.fetches and dt > 0 else ""
     print(f"\n{builder.DATASET_NAME}/{c.name}: {rep['written']} written, {rep['failed']} failed, of {rep['total']} records "
           f"in {dt:.1f} s{rate}")
+    if res.kept:
+        print(f"kept from the last run (not retried; --retry-failed to try them again): {dict(res.kept)}")
     for split, s in rep.get("splits", {}).items():
         print(f"  {split:11s} {s['written']:6d} written  {s['failed']:5d} failed  {s['failed_by_reason'] or ''}")
     if rep["failed"]:
@@ -180,8 +195,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
     _quiet_datasets()
+    from .build import Build
+
     builder = load_builder(args.name, args.config, **_options(args))
-    stats = export(builder, args.format, args.out, samples_per_shard=args.samples_per_shard)
+    stats = export(Build.find(builder), args.format, args.out, samples_per_shard=args.samples_per_shard)
     for split, s in stats["splits"].items():
         print(f"  {split:11s} {s['samples']:6d} samples of {s['records']} records ({s['success_rate']:.1%})")
     print(f"{args.format}: {len(stats['shards'])} shard(s) in {args.out} (stats.json)")
@@ -195,12 +212,15 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     _quiet_datasets()
     sources = dict(s.split("=", 1) for s in args.source if "=" in s)
     plain = [s for s in args.source if "=" not in s]
-    builders = []
+    from .build import Build
+
+    builds: dict[Path, Build] = {}
     for name in args.names:
         opts = _options(argparse.Namespace(set=args.set, source=sources.get(name) or (plain[0] if plain else None),
                                            max_records=args.max_records))
-        builders.append(load_builder(name, args.config, **opts))
-    summary = dedup(builders, Path(args.out), threshold=args.threshold)
+        b = Build.find(load_builder(name, args.config, **opts))
+        builds.setdefault(b.folder, b)  # a dataset named twice is read once
+    summary = dedup(list(builds.values()), Path(args.out), threshold=args.threshold)
     print(json.dumps(summary, indent=1))
     print(f"pairs: {args.out}/duplicates.parquet, groups: {args.out}/groups.parquet, closest pairs: {args.out}/contact_sheet.png")
     return 0
@@ -304,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--address", default=None, help="ray: the cluster to join (e.g. ray://head:10001; default: a local one)")
     b.add_argument("--actors", type=int, default=None, help="ray: actors, one detector session each (default: the cluster's CPUs)")
     b.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (with onnxruntime-gpu)")
+    b.add_argument("--retry-failed", action="store_true",
+                   help="try the permanent failures of the last run again too (404, no_face, ...; retryable ones always are)")
+    b.add_argument("--refresh", action="store_true",
+                   help="read upstream metadata again even when the finished build has nothing to redo")
 
     pb = cmd("publish", "write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME", _cmd_publish)
     _dataset_args(pb)

@@ -138,8 +138,8 @@ def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128) -> Ima
     return sheet
 
 
-def collect(builders: list, workers: int = 2) -> tuple[list[Item], np.ndarray, list[bytes]]:
-    """Items, hashes and image bytes of the finished builds of ``builders`` (built first when needed)."""
+def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray, list[bytes]]:
+    """Items, hashes and image bytes of finished builds (``artface.build.Build``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import datasets
@@ -148,14 +148,12 @@ def collect(builders: list, workers: int = 2) -> tuple[list[Item], np.ndarray, l
 
     items: list[Item] = []
     images: list[bytes] = []
-    for b in builders:
-        if b.config.kind not in ("original", "aligned"):
-            raise ArtfaceError(f"dedup compares pixels: {b.DATASET_NAME}/{b.config.name} has none (use an aligned or original config)")
-        out_dir = b.default_output_dir()
-        b.download_and_prepare(output_dir=str(out_dir)) if not (out_dir / "artface_report.json").exists() else None
-        for split, ds in b.load_built(out_dir).items():
+    for b in builds:
+        if not b.kind.pixels:
+            raise ArtfaceError(f"dedup compares pixels: {b.dataset_name}/{b.config_name} has none (use an aligned or original config)")
+        for split, ds in b.datasets().items():
             for row in ds.cast_column("image", datasets.Image(decode=False)):
-                items.append(Item(b.DATASET_NAME, row["id"], split))
+                items.append(Item(b.dataset_name, row["id"], split))
                 images.append(row["image"]["bytes"])
 
     def one(data: bytes) -> np.ndarray:
@@ -167,7 +165,7 @@ def collect(builders: list, workers: int = 2) -> tuple[list[Item], np.ndarray, l
     return items, hashes, images
 
 
-def dedup(builders: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
-    """Near-duplicates across the finished builds of ``builders``; writes the report to ``out``."""
-    items, hashes, images = collect(builders, workers)
+def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
+    """Near-duplicates across finished builds; writes the report to ``out``."""
+    items, hashes, images = collect(builds, workers)
     return report(items, hashes, images, Path(out), threshold)

@@ -3,13 +3,12 @@
 Records are partitioned into blocks; an actor pool (one pipeline, so one detector session, per
 actor; ONNX threads explicit) maps each block through ``Pipeline.process`` - the public map step
 of the core - into rows of the builder's features, with each record's failure travelling as data
-next to the rows. Ray writes parquet to a staging folder; only a run that completes is promoted
-(swapped in whole, as the folder publish does), so a driver killed mid-run leaves the previous
-output intact and a re-run gives the full set with no duplicates. With the work store on storage
-every worker sees (a local path on one machine, a shared mount on a cluster), a re-run redoes only
-failures and missing records. The driver's ``ARTFACE_*`` settings (cache, private hosts, models)
-travel to the workers. ``load_engine_output`` and ``artface publish`` read the output without
-rebuilding.
+next to the rows. The driver writes the rows into the build's staging folder in the one build
+layout (``artface.build``), which promotes it only when the run completes, so a driver killed
+mid-run leaves the previous build intact and a re-run gives the full set with no duplicates. With
+the work store on storage every worker sees (a local path on one machine, a shared mount on a
+cluster), a re-run redoes what the re-run policy says. The driver's ``ARTFACE_*`` settings (cache,
+private hosts, models) travel to the workers. Readers open the result as any ``Build``.
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import json
 import os
 import pickle
 import shutil
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,9 +26,7 @@ import pyarrow.parquet as pq
 from .errors import ArtfaceError
 from .failures import Failure
 from .records import Record
-from .report import make_report, read_report, write_report
 
-ENGINE_META = "artface_engine.json"
 SPLIT, INDEX, FAILURE, PROVENANCE = "_split", "_index", "_failure", "_provenance"  # engine-only columns
 
 
@@ -50,10 +46,12 @@ class RecordMapper:
     """The map step in one Ray actor: a batch of pickled ``(index, Record)`` -> one Arrow table of rows
     (failures as rows with only id, split, order and the failure). One pipeline per actor."""
 
-    def __init__(self, name: str, config: str | None, options: dict, use_store: bool = True) -> None:
+    def __init__(self, name: str, config: str | None, options: dict, use_store: bool = True,
+                 retry_failed: bool = False) -> None:
         from .builders import load_builder
 
         self.builder = load_builder(name, config, **{**options, "workers": 1})
+        self.builder._retry_failed = retry_failed
         self.pipeline = self.builder.make_pipeline()
         if not use_store:
             self.pipeline.store = None
@@ -79,6 +77,7 @@ class _Outcomes:
     """The engine output's failures and provenance, read as a work store is (for ``make_report``)."""
 
     def __init__(self, table: pa.Table) -> None:
+        self.engine: dict = {}
         self.state_of = {}
         for rid, split, fail, prov in zip(*(table.column(c).to_pylist() for c in ("id", SPLIT, FAILURE, PROVENANCE))):
             self.state_of[(split, rid)] = ("failed", json.loads(fail)) if fail else ("written", json.loads(prov))
@@ -87,39 +86,32 @@ class _Outcomes:
         return self.state_of.get((rec.split, rec.id), ("pending", None))
 
 
-def _promote(staging: Path, out: Path) -> None:
-    from .publish import exchange_dirs
-
-    if out.exists():
-        if not exchange_dirs(staging, out):
-            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-            return
-        shutil.rmtree(staging, ignore_errors=True)  # it holds the old output now
-    else:
-        staging.rename(out)
-
-
 def _restartable() -> dict:
     """Actors and their tasks retried when a worker process dies: no record is lost."""
     return {"max_restarts": -1, "max_task_retries": -1}
 
 
-def build_ray(builder, out: str | Path | None = None, address: str | None = None, actors: int | None = None,
-              use_store: bool = True, batch_size: int = 16, gpus_per_actor: float = 0.0) -> dict:
-    """Build ``builder``'s config on Ray (a cluster at ``address``, else a local one); returns the report.
-    ``gpus_per_actor`` > 0 schedules actors on GPUs (onnxruntime-gpu then runs the detector there)."""
+def check_engine(address: str | None = None, **_) -> None:
+    """Before any record: Ray is installed (one line naming the install command when not)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise EngineUnavailable("the ray engine needs Ray: pip install 'artface[ray]'") from None
+
+
+def write_rows_ray(builder, staging: Path, address: str | None = None, actors: int | None = None,
+                   use_store: bool = True, batch_size: int = 16, gpus_per_actor: float = 0.0) -> _Outcomes:
+    """Run ``builder``'s records through an actor pool on Ray (a cluster at ``address``, else a local
+    one) and write the rows into ``staging`` as the local engine does (``artface.build`` names and
+    finishes them); returns the outcomes the report reads. ``gpus_per_actor`` > 0 schedules actors
+    on GPUs (onnxruntime-gpu then runs the detector there)."""
     try:
         import ray
     except ImportError:
         raise EngineUnavailable("the ray engine needs Ray: pip install 'artface[ray]'") from None
-    out = Path(out or builder.default_output_dir()).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.ray-staging-*"):  # left by a driver that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = out.parent / f".{out.name}.ray-staging-{uuid.uuid4().hex[:12]}"
+    from datasets.arrow_writer import ArrowWriter
+
+    staging.mkdir(parents=True)
     records = builder.records()
     c = builder.config
     options = {f: getattr(c, f) for f in c.__dataclass_fields__ if f not in ("name", "version", "data_files", "description")}
@@ -132,43 +124,26 @@ def build_ray(builder, out: str | Path | None = None, address: str | None = None
     ctx.enable_progress_bars = False
     items = [{"record": pickle.dumps((i, r))} for i, r in enumerate(records)]
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), n * 4)))
-    rows = ds.map_batches(RecordMapper, fn_constructor_args=(builder.DATASET_NAME, c.name, options, use_store),
+    rows = ds.map_batches(RecordMapper, fn_constructor_args=(builder.DATASET_NAME, c.name, options, use_store,
+                                                             builder._retry_failed),
                           batch_size=batch_size, concurrency=n, num_cpus=1, num_gpus=gpus_per_actor or None,
                           zero_copy_batch=True, ray_remote_args_fn=_restartable,
                           runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith("ARTFACE_")}})
-    rows.write_parquet(str(staging / "rows"))
-    table = pq.read_table(staging / "rows", columns=["id", SPLIT, FAILURE, PROVENANCE])
-    settings = builder.report()["provenance"]
-    rep = make_report(builder.DATASET_NAME, c.name, c.kind, records, _Outcomes(table),
-                      {k: v for k, v in settings.items() if k not in ("artface_version", "source", "sample", "sample_of",
-                                                                   "points", "detector_models")},
-                      settings["source"] if settings["source"] != "local" else None, settings["sample_of"],
-                      dict(builder.skipped))
-    rep["engine"] = {"name": "ray", "ray_version": ray.__version__, "actors": n}
-    (staging / "dataset_info.json").write_text(json.dumps(builder.info.features.to_dict()))
-    (staging / ENGINE_META).write_text(json.dumps({"engine": "ray", "dataset": builder.DATASET_NAME, "config": c.name,
-                                                   "splits": sorted({r.split for r in records})}))
-    write_report(staging, rep, read_report(out))
-    _promote(staging, out)
-    return rep
-
-
-def is_engine_output(folder: str | Path) -> bool:
-    return (Path(folder) / ENGINE_META).is_file()
-
-
-def load_engine_output(folder: str | Path) -> datasets.DatasetDict:
-    """The rows of a finished engine build, per split and in record order, with the builder's
-    features (failures and engine columns left out)."""
-    folder = Path(folder)
-    meta = json.loads((folder / ENGINE_META).read_text())
-    features = datasets.Features.from_dict(json.loads((folder / "dataset_info.json").read_text()))
-    table = pq.read_table(folder / "rows")
-    table = table.filter(pa.compute.is_null(table.column(FAILURE)))
-    out = {}
-    for split in meta["splits"]:
-        part = table.filter(pa.compute.equal(table.column(SPLIT), split)).sort_by(INDEX)
-        if part.num_rows:
-            part = part.drop_columns([SPLIT, INDEX, FAILURE, PROVENANCE]).cast(features.arrow_schema)
-            out[split] = datasets.Dataset(part, info=datasets.DatasetInfo(features=features), split=datasets.Split(split))
-    return datasets.DatasetDict(out)
+    raw = staging / ".ray-rows"
+    rows.write_parquet(str(raw))
+    table = pq.read_table(raw)
+    outcomes = _Outcomes(table.select(["id", SPLIT, FAILURE, PROVENANCE]))
+    outcomes.engine = {"name": "ray", "ray_version": ray.__version__, "actors": n}
+    written = table.filter(pa.compute.is_null(table.column(FAILURE)))
+    features = builder.info.features
+    splits = {}
+    for split in dict.fromkeys(r.split for r in records):
+        part = written.filter(pa.compute.equal(written.column(SPLIT), split)).sort_by(INDEX)
+        part = part.drop_columns([SPLIT, INDEX, FAILURE, PROVENANCE]).cast(features.arrow_schema)
+        with ArrowWriter(features=features, path=str(staging / f"{builder.DATASET_NAME}-{split}.arrow")) as w:
+            w.write_table(part)
+            w.finalize()
+        splits[split] = {"name": split, "num_examples": part.num_rows}
+    shutil.rmtree(raw)
+    (staging / "dataset_info.json").write_text(json.dumps({"splits": splits, "features": features.to_dict()}))
+    return outcomes

@@ -19,13 +19,9 @@ from PIL import Image
 
 from .errors import ArtfaceError
 from .paths import safe_name
-from .report import read_report
+from .build import Build
 
 FORMATS = ("webdataset", "imagefolder", "parquet")
-
-
-class NotBuilt(ArtfaceError, FileNotFoundError):
-    """Export reads a finished build: there is none with these options."""
 
 
 def _key(rid: str) -> str:
@@ -50,22 +46,20 @@ def _meta(row: dict, features: datasets.Features) -> dict:
     return out
 
 
-def export(builder, fmt: str, out: str | Path, samples_per_shard: int = 1000) -> dict:
-    """Write the finished build of ``builder`` to ``out`` in ``fmt``; returns the stats written."""
+def export(build: Build, fmt: str, out: str | Path, samples_per_shard: int = 1000) -> dict:
+    """Write a finished build to ``out`` in ``fmt``; returns the stats written. Reads the build's
+    files only: nothing is fetched or detected again."""
     if fmt not in FORMATS:
         raise ArtfaceError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    built = builder.default_output_dir()
-    report = read_report(built)
-    if report is None or not ((built / "dataset_info.json").is_file()):
-        raise NotBuilt(f"no finished build of {builder.DATASET_NAME}/{builder.config.name} with these options in {built}: "
-                       f"run `artface build {builder.DATASET_NAME} --config {builder.config.name}` with the same options first")
-    dsd = builder.load_built(built)
+    report = build.report
+    dsd = build.datasets()
+    name, config = build.dataset_name, build.config_name
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    image_cols = [k for k, f in next(iter(dsd.values())).features.items() if isinstance(f, datasets.Image)]
+    image_cols = [k for k, f in build.features.items() if isinstance(f, datasets.Image)]
     if fmt == "imagefolder" and "image" not in image_cols:
-        raise ArtfaceError(f"{builder.DATASET_NAME}/{builder.config.name} holds no pixels: imagefolder needs an original or aligned config")
-    stats: dict = {"dataset": builder.DATASET_NAME, "config": builder.config.name, "format": fmt, "splits": {}, "shards": []}
+        raise ArtfaceError(f"{name}/{config} holds no pixels: imagefolder needs an original or aligned config")
+    stats: dict = {"dataset": name, "config": config, "format": fmt, "splits": {}, "shards": []}
     for split, ds in dsd.items():
         s = report["splits"].get(split, {})
         stats["splits"][split] = {"samples": len(ds), "records": s.get("total", len(ds)),

@@ -22,6 +22,9 @@ RETRY_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 REASONS: dict[str, Reason] = {
     "no_image": Reason("fetch", False, "the record names no image"),
+    "no_url": Reason("record", False, "upstream lists the record without an image URL"),
+    "bad_id": Reason("record", False, "the record's id cannot be used (no usable characters for a file or key)"),
+    "bad_value": Reason("record", False, "a value of the record does not fit its column (type or range)"),
     "unsupported_url": Reason("fetch", False, "the image location is not a public http(s) URL (refused)"),
     "invalid_url": Reason("fetch", False, "the URL is malformed"),
     "redirect_refused": Reason("fetch", False, "a redirect left http(s) or went to a refused address"),
@@ -58,6 +61,12 @@ def reason_info(reason: str) -> Reason:
 
 def retryable(reason: str) -> bool:
     return reason_info(reason).retryable
+
+
+def redo(reason: str, retry_failed: bool = False) -> bool:
+    """The re-run policy: a later run redoes a failure when it may succeed (retryable), or every
+    failure when the user asks (``--retry-failed``); permanent ones otherwise stay as they are."""
+    return retry_failed or retryable(reason)
 
 
 class RecordFailure(Exception):

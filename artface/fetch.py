@@ -48,6 +48,7 @@ class FetchResult:
     attempts: int = 0
     detail: str = ""
     from_cache: bool = False
+    optout: str | None = None  # the server's X-Robots-Tag opt-out, when it sent one and it was not honoured
 
     @property
     def ok(self) -> bool:
@@ -70,6 +71,7 @@ class FetchConfig:
 
 #: X-Robots-Tag directives by which a server asks that an image not be used for AI training
 OPTOUT_DIRECTIVES = ("noai", "noimageai")
+OPTOUT_SUFFIX = ".optout"  # beside a cached body: the opt-out directive its server sent
 
 
 def opted_out(values: list[str]) -> str | None:
@@ -147,6 +149,7 @@ class Fetcher:
         """Forget a cached body (it did not decode: an error page, not the image)."""
         if self.cache is not None:
             self.cache.delete(url)
+            self.cache.delete(url, OPTOUT_SUFFIX)
 
     # -- one URL -----------------------------------------------------------------------------
     def fetch(self, url: str) -> FetchResult:
@@ -155,9 +158,14 @@ class Fetcher:
         if self.cache is not None:
             data = self.cache.get(url)
             if data is not None:
+                directive = (self.cache.get(url, OPTOUT_SUFFIX) or b"").decode()
+                if directive and self.config.respect_optout:  # the server's opt-out travels with the cached body
+                    return FetchResult(url, "opted_out", http_status=200, detail=f"X-Robots-Tag: {directive} (cached)")
                 return FetchResult(url, "ok", data, 200, 0, from_cache=True)
         res = self._fetch_http(url)
         if res.ok and self.cache is not None:
+            if res.optout:
+                self.cache.put(url, res.optout.encode(), OPTOUT_SUFFIX)
             self.cache.put(url, res.data)  # type: ignore[arg-type]
         return res
 
@@ -185,8 +193,8 @@ class Fetcher:
                     ra = r.headers.get("retry-after", "")
                     detail = f"retry-after={ra}" if r.status_code == 429 and ra.isdigit() else f"HTTP {r.status_code}"
                     return FetchResult(url, f"http_{r.status_code}", http_status=r.status_code, detail=detail)
-                directive = opted_out(r.headers.get_list("x-robots-tag")) if cfg.respect_optout else None
-                if directive:
+                directive = opted_out(r.headers.get_list("x-robots-tag"))
+                if directive and cfg.respect_optout:
                     return FetchResult(url, "opted_out", http_status=200, detail=f"X-Robots-Tag: {directive}")
                 length = r.headers.get("content-length")
                 if length and length.isdigit() and int(length) > cfg.max_bytes:
@@ -203,7 +211,7 @@ class Fetcher:
                 encoded = r.headers.get("content-encoding", "identity").lower() not in ("", "identity")
                 if length and length.isdigit() and not encoded and len(data) != int(length):
                     return FetchResult(url, "truncated", http_status=200, detail=f"got {len(data)} of {length} bytes")
-                return FetchResult(url, "ok", data, 200)
+                return FetchResult(url, "ok", data, 200, optout=directive)
         except _Refused as exc:
             return FetchResult(url, exc.reason, detail=exc.detail)
         except httpx.TooManyRedirects:

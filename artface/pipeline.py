@@ -4,7 +4,8 @@ Every per-record step is a named ``Stage``; a stage that cannot go on raises
 ``RecordFailure(reason, detail)`` and the record ends as a ``Failure`` of that stage (any other
 exception too, as reason ``error``): one record never stops a build. ``Pipeline.rows(records)``
 yields ``(record, Outcome)`` in record order; outcomes (and failures) are saved in the WorkStore,
-so re-runs redo only what failed. Stage timings are kept for the benchmark.
+so a re-run redoes what the re-run policy (``failures.redo``) says: pending records and retryable
+failures; permanent ones (404, no_face, ...) only with ``retry_failed``. Stage timings are kept for the benchmark.
 """
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ import numpy as np
 from PIL import Image
 
 from artface_align import FaceAligner, ImageDecodeError, align, load_image
+from artface_align.errors import ArtfaceAlignError
 from artface_align.detect import make_detector
 from artface_align.ffhq import DEFAULT_WARP
 from artface_align.landmarks import make_landmarker
 
+from .errors import ArtfaceError
 from .failures import Failure, RecordFailure, reason_info
 from .fetch import Fetcher, ordered_map
+from .kinds import kind as kind_of
 from .locations import read_local
 from .quality import blur
 from .records import Record
@@ -34,6 +38,10 @@ from .schema import empty_geometry, given_geometry
 from .store import Outcome, WorkStore
 
 IMAGE_FORMATS = ("png", "jpeg", "webp")
+
+
+class SetupError(ArtfaceError):
+    """What a build needs before its first record is missing (a model file, a package)."""
 
 
 @dataclass
@@ -58,6 +66,7 @@ class RunOptions:
     threads: int | None = None  # ONNX intra-op threads per session (default: cores / workers)
     max_pixels: int = 50_000_000  # larger images are refused from their header, before any pixel is decoded
     big_pixels: int = 12_000_000  # images over this are processed one at a time (bounds peak memory)
+    retry_failed: bool = False  # redo permanent failures too (``failures.redo``)
 
 
 @dataclass
@@ -119,11 +128,22 @@ class Pipeline:
         self._aligner_lock = threading.Lock()
         self._big = threading.Lock()  # one image over big_pixels in flight at a time
         core = [Stage("verify", self._verify), Stage("decode", self._decode)]
-        if opts.kind in ("detect", "aligned"):
+        k = kind_of(opts.kind)
+        if k.detects:
             core.append(Stage("detect", self._detect))
-        if opts.kind == "aligned":
+        if k.aligns:
             core.append(Stage("align", self._align))
         self.stages: list[Stage] = [*core, *extra, Stage("encode", self._encode)]
+
+    def prepare(self) -> None:
+        """Set-up before the first record: the detector's and landmark model's files resolve (and
+        sessions open) here, so a missing model is one error for the build, never a failure per record."""
+        if kind_of(self.opts.kind).detects:
+            try:
+                self.aligner
+            except ArtfaceAlignError as exc:
+                raise SetupError(f"{self.opts.detector}{'+' + self.opts.landmarks if self.opts.landmarks else ''}: "
+                                 f"{exc}") from None
 
     @property
     def aligner(self) -> FaceAligner:
@@ -154,6 +174,8 @@ class Pipeline:
         todo: list[Record] = []
         for rec in records:
             done = self._load(rec)
+            if done is None and self.store is not None:
+                done = self.store.kept_failure(rec, self.run_opts.retry_failed)  # permanent: not tried again
             if done is not None:
                 yield from self._run(todo)  # work queued before it first: output keeps record order
                 todo = []
@@ -264,7 +286,7 @@ class Pipeline:
             reason = "image_too_large" if "exceeds the limit" in str(exc) or "decompression bomb" in str(exc) else "corrupt_image"
             raise RecordFailure(reason, str(exc)) from None
         w.geometry.update(width=w.image.width, height=w.image.height)
-        if self.opts.kind == "original":
+        if not kind_of(self.opts.kind).detects:  # original: the points upstream gives, if any
             w.geometry.update(given_geometry(w.rec.points, w.rec.bbox))
             w.points_source = "upstream" if w.rec.points is not None else None
 
@@ -294,9 +316,10 @@ class Pipeline:
         w.geometry["blur"] = blur(w.image)
 
     def _encode(self, w: Work) -> None:
-        if self.opts.kind == "detect":
+        k = kind_of(self.opts.kind)
+        if not k.pixels:
             return  # geometry only: no pixels are kept
-        if self.opts.kind == "original":
+        if not k.aligns:  # the original bytes, as fetched
             w.blobs["image"] = w.data or b""
             if w.rec.fetch is not None and w.rec.fetch.is_local:
                 w.reread = ("image",)  # the user's own file is not copied into the store

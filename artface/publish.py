@@ -30,8 +30,10 @@ from .builders import builder_class, load_builder
 from .cards import card_data, render_card
 from .errors import ArtfaceError
 from .licenses import PublishRefused, check_publish
-from .report import read_report
+from .build import Build, run_build
+from .kinds import kind as kind_of
 from .schema import GEOMETRY
+from .swap import replace_dir
 
 log = logging.getLogger(__name__)
 MODES = ("urls", "processed")
@@ -76,7 +78,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, 
     return paths, nbytes
 
 
-def preview_image(ds: datasets.Dataset, kind: str, size: int | None, recipe: str | None, n: int = 8):
+def preview_image(ds: datasets.Dataset, aligned: bool, size: int | None, recipe: str | None, n: int = 8):
     """A grid of a few faces with their landmarks drawn where they are in the published pixels
     (mapped into the aligned frame for aligned configs). Pixel configs only: a URL-only repo has
     no pixels to show, and drawing its points on blank cells would show nothing true."""
@@ -89,7 +91,7 @@ def preview_image(ds: datasets.Dataset, kind: str, size: int | None, recipe: str
             continue
         img = row["image"].convert("RGB")
         pts = row.get("landmarks68") or row.get("kps5")
-        if pts is not None and kind == "aligned" and size and recipe:
+        if pts is not None and aligned and size and recipe:
             pts = transform_points(alignment_matrix(np.asarray(pts), size, recipe), np.asarray(pts))
         cells.append(draw_points(img, np.asarray(pts)) if pts is not None else img)
     return grid(cells, cell=192, cols=4) if cells else None
@@ -159,19 +161,17 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     cls = builder_class(name)
     check_publish(cls.POLICY, mode, private)
     builder = load_builder(name, config, **options)
-    kind = builder.config.kind
-    if mode == "processed" and kind in ("urls", "detect"):
+    k = kind_of(builder.config.kind)
+    kind = k.name
+    if mode == "processed" and not k.pixels:
         raise ValueError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), not {builder.config.name!r}")
-    from .engine import is_engine_output
-
-    output_dir = builder.default_output_dir()
-    if not is_engine_output(output_dir):  # an engine's finished output is published as it is
-        builder.download_and_prepare(output_dir=str(output_dir), num_proc=num_proc)
-    report = read_report(output_dir) or builder.report()
+    # a finished build is published as it is (no request); only a missing one is built first
+    build = Build.try_open(builder.default_output_dir()) or run_build(builder, num_proc=num_proc).build
+    report = build.report
     if not report["written"]:
         raise PublishEmpty(f"{name}/{builder.config.name}: no rows to publish: all {report['total']} records failed "
                            f"({report['failed_by_reason']}); {report['advice']}")
-    dsd = builder.load_built(output_dir)
+    dsd = build.datasets()
     members_table = ""
     if hasattr(cls, "check_members"):  # a union: each member's policy, row by row
         keep = cls.check_members(builder.config.members, mode, private)
@@ -184,7 +184,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
-    hub_config = builder.config.name if (mode == "processed" or kind in ("urls", "detect")) else f"{builder.config.name}-urls"
+    hub_config = builder.config.name if (mode == "processed" or not k.pixels) else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
     entries = dict(existing.get("configs", {}))
     splits, split_bytes, files, download_size = {}, {}, [], 0
@@ -199,7 +199,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     if mode == "processed":
         prov = report["provenance"]
         with_pixels = next((ds for ds in dsd.values() if ds.data.column("image").null_count < len(ds)), first)
-        preview = preview_image(with_pixels, kind, prov.get("size"), prov.get("recipe"))
+        preview = preview_image(with_pixels, k.aligns, prov.get("size"), prov.get("recipe"))
         if preview is not None:
             preview_rel = f"assets/{hub_config}-preview.png"
             (out / "assets").mkdir(exist_ok=True)
@@ -224,7 +224,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "build": {
             "artface_version": __version__,
             "built_at": report.get("built_at") or _dt.date.today().isoformat(),
-            "detector": (None if kind != "aligned" or set(points) <= {"upstream"}
+            "detector": (None if not k.aligns or set(points) <= {"upstream"}
                          else ", ".join(f"{k} ({n} faces)" for k, n in points.items())),
             "detector_models": prov.get("detector_models", {}),
             "recipe": prov.get("recipe"),
@@ -262,24 +262,6 @@ def _same_tree(a: Path, b: Path) -> bool:
     return fa.keys() == fb.keys() and all(sha256_file(fa[k]) == sha256_file(fb[k]) for k in fa)
 
 
-def exchange_dirs(a: Path, b: Path) -> bool:
-    """Swap two directories in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
-    the system cannot."""
-    import ctypes
-    import errno
-
-    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if fn is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
-
-
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
@@ -312,16 +294,7 @@ def _put_local(staged: Path, dest: Path, data_dir: str) -> bool:
     if dest.is_dir() and _same_tree(new, dest):
         shutil.rmtree(new)
         return False
-    if not dest.exists():
-        new.rename(dest)
-    elif exchange_dirs(new, dest):
-        shutil.rmtree(new)  # it holds the old tree now
-    else:  # no atomic exchange here: two renames, the folder is missing for an instant
-        old = dest.parent / f".{dest.name}.artface-old"
-        shutil.rmtree(old, ignore_errors=True)
-        dest.rename(old)
-        new.rename(dest)
-        shutil.rmtree(old)
+    replace_dir(new, dest)
     return True
 
 

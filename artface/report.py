@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import asdict
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from . import __version__
-from .failures import advice
+from .failures import Failure, advice
 from .records import Record
 from .store import WorkStore
 
@@ -24,7 +25,8 @@ COUNTS = ("total", "written", "failed", "pending")
 
 
 def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
-                settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None) -> dict:
+                settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None,
+                invalid: Iterable[tuple[Record, Failure]] = ()) -> dict:
     """Counts and provenance of a build, from the records and their outcomes in the store.
 
     ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
@@ -34,6 +36,12 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
     failures: list[dict] = []
     points: Counter = Counter()
     models: dict[str, str] = {}
+    for rec, fail in invalid:
+        s = splits.setdefault(rec.split, {**{k: 0 for k in COUNTS}, "failed_by_reason": Counter()})
+        s["total"] += 1
+        s["failed"] += 1
+        s["failed_by_reason"][fail.reason] += 1
+        failures.append({**asdict(fail), "split": rec.split})
     for rec in records:
         s = splits.setdefault(rec.split, {**{k: 0 for k in COUNTS}, "failed_by_reason": Counter()})
         s["total"] += 1

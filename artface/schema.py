@@ -12,9 +12,9 @@ from typing import Any
 import datasets
 import numpy as np
 
+from .kinds import KINDS, kind as kind_of
 from .quality import point_measures
 
-KINDS = ("urls", "detect", "original", "aligned")  # detect: geometry found by the pipeline, no pixels
 BOX_KEYS = ("x0", "y0", "x1", "y1")
 
 
@@ -73,9 +73,8 @@ GEOMETRY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.geometry)
 def columns(kind: str) -> tuple[Column, ...]:
     """The common columns of a config of ``kind``. URL-only rows lead with ``image_url``: the Hub
     page shows a leading string column of https image URLs as thumbnails."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if kind in ("urls", "detect"):
+    k = kind_of(kind)
+    if k.url_first:
         first = [c for c in COLUMNS if c.name == "image_url"]
         return (*first, *(c for c in COLUMNS if not c.pixels_only and c.name != "image_url"))
     return COLUMNS

@@ -170,6 +170,18 @@ class Source:
         return local_file(self.root, relative)
 
 
+def canonical_source(spec: SourceSpec, source: str | os.PathLike | None) -> str | None:
+    """One spelling per place: None for the dataset's default upstream, a URL without its trailing
+    slash, an absolute resolved path for local files (``./x`` and ``/abs/x`` are one source)."""
+    if source is None or str(source).strip() == "":
+        return None
+    src = str(source).strip()
+    if public_url(src) or "://" in src or "::" in src or src.startswith("file:"):
+        src = src.rstrip("/") if public_url(src) else src
+        return None if spec.default and src == spec.default.rstrip("/") else src
+    return str(Path(src).expanduser().resolve())
+
+
 def locate(dataset: str, spec: SourceSpec, source: str | os.PathLike | None) -> Source:
     """The source the user gave (or the dataset's default upstream), checked and classified."""
     src = str(source) if source else (None if spec.manual else spec.default)

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from .diskcache import DiskCache
-from .failures import Failure
+from .failures import Failure, redo
 from .records import Record
 
 
@@ -59,6 +59,15 @@ class WorkStore:
 
     def save_failure(self, rec: Record, failure: Failure) -> None:
         self.cache.put(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")
+
+    def failure(self, rec: Record) -> Failure | None:
+        data = self.cache.get(rec.key(), ".fail.json")
+        return None if data is None else Failure(**json.loads(data))
+
+    def kept_failure(self, rec: Record, retry_failed: bool = False) -> Failure | None:
+        """The stored failure of ``rec`` when the re-run policy (``failures.redo``) keeps it, else None."""
+        fail = self.failure(rec)
+        return fail if fail is not None and not redo(fail.reason, retry_failed) else None
 
     def state(self, rec: Record) -> tuple[str, dict | None]:
         """("written", provenance) | ("failed", failure dict) | ("pending", None), without reading blobs."""

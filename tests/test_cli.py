@@ -98,7 +98,7 @@ def test_export_webdataset_read_by_webdataset_and_datasets(http_server, tmp_path
     src = serve_kaokore(http_server, bad={"00000003": "404"})
     common = ["--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "6"]
     missing = cli("export", "kaokore", *common, "--out", str(tmp_path / "none"))
-    assert missing.returncode == 1 and "run `artface build kaokore --config aligned` with the same options first" in missing.stderr
+    assert missing.returncode == 1 and "run `artface build kaokore --config aligned --source" in missing.stderr
     assert cli("build", "kaokore", *common).returncode == 0
     out = tmp_path / "wds"
     res = cli("export", "kaokore", *common, "--format", "webdataset", "--out", str(out), "--samples-per-shard", "4")

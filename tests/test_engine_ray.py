@@ -15,6 +15,7 @@ from pathlib import Path
 import datasets
 import pytest
 
+from artface.build import Build, run_build
 from artface.builders import load_builder
 from artface.builders.kaokore.test_builder import serve_kaokore
 
@@ -31,24 +32,26 @@ def cluster():
 
 def local_rows(src: str, tmp_path: Path) -> dict:
     b = load_builder("kaokore", "aligned", source=src, size=64, cache_dir=str(tmp_path / "local-hf"))
-    b.download_and_prepare(output_dir=str(tmp_path / "local-out"))
-    return {s: list(d.cast_column("image", datasets.Image(decode=False))) for s, d in b.as_dataset().items()}
+    build = b.build(tmp_path / "local-out").build
+    return {s: list(d.cast_column("image", datasets.Image(decode=False))) for s, d in build.datasets().items()}
 
 
 def test_ray_build_gives_the_local_rows_and_publishes(cluster, http_server, tmp_path):
-    from artface.engine import build_ray, load_engine_output
     from artface.publish import publish
 
     src = serve_kaokore(http_server, bad={"00000003": "404", "00000011": "corrupt"})
     expect = local_rows(src, tmp_path)
     os.environ["ARTFACE_CACHE"] = str(tmp_path / "ray-cache")  # no shared work store with the local build
     b = load_builder("kaokore", "aligned", source=src, size=64, cache_dir=str(tmp_path / "hf"))
-    rep = build_ray(b)
+    build = run_build(b, engine="ray").build
+    rep = build.report
     assert rep["written"] == 36 and rep["failed_by_reason"] == {"http_404": 1, "corrupt_image": 1} and rep["pending"] == 0
     assert rep["engine"]["name"] == "ray" and set(rep["provenance"]["points"]) <= {"blazeface_short+face_mesh",
                                                                                    "retinaface_mnet025+face_mesh"}
-    got = load_engine_output(b.default_output_dir())
+    got = Build.open(b.default_output_dir()).datasets()
     assert got["train"].features == b.info.features
+    plain = datasets.load_dataset(str(build.folder))  # one layout for every engine: plain datasets reads it
+    assert {s: len(d) for s, d in plain.items()} == {s: len(d) for s, d in got.items()}
     for split, rows in expect.items():
         mine = list(got[split].cast_column("image", datasets.Image(decode=False)))
         assert [r["id"] for r in mine] == [r["id"] for r in rows], split
@@ -76,12 +79,10 @@ def actor_pids(name: str) -> list[int]:
 
 
 def test_a_worker_killed_mid_run_loses_nothing(cluster, http_server, tmp_path):
-    from artface.engine import build_ray
-
     src = serve_kaokore(http_server, bad={}, delay=0.25)
     b = load_builder("kaokore", "aligned", source=src, size=64, cache_dir=str(tmp_path / "hf"))
     result: dict = {}
-    t = threading.Thread(target=lambda: result.update(rep=build_ray(b)))
+    t = threading.Thread(target=lambda: result.update(rep=run_build(b, engine="ray").build.report))
     t.start()
     work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
     deadline = time.time() + 120
@@ -93,7 +94,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, http_server, tmp_path):
     t.join(timeout=300)
     rep = result["rep"]
     assert rep["written"] == 38 and rep["failed"] == 0 and rep["pending"] == 0
-    ids = [r["id"] for d in b.load_built().values() for r in d]
+    ids = [r["id"] for d in Build.find(b).datasets().values() for r in d]
     assert len(ids) == len(set(ids)) == 38
 
 
@@ -118,10 +119,10 @@ def test_a_killed_driver_then_a_rerun_gives_the_full_set(http_server, tmp_path):
         again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
         assert "38 written, 0 failed, of 38 records" in again.stdout
-        rows = load_builder("kaokore", "aligned", source=src, size=64).load_built()
+        rows = Build.find(load_builder("kaokore", "aligned", source=src, size=64)).datasets()
         ids = [r["id"] for d in rows.values() for r in d]
         assert len(ids) == len(set(ids)) == 38
-        assert not list(out.parent.glob(f".{out.name}.ray-staging-*")), "the killed run's staging was cleaned"
+        assert not list(out.parent.glob(f".{out.name}.building-*")), "the killed run's staging was cleaned"
         assert json.loads((out / "artface_report.json").read_text())["engine"]["name"] == "ray"
         refetched = sum(1 for _, p in http_server.log if p.endswith("default.jpg")) - 38
         assert refetched <= 38 - done_before + 8, "finished records came from the work store"

@@ -298,7 +298,7 @@ def test_a_config_with_no_rows_is_refused(http_server, tmp_path):
 
 
 def test_folder_publish_swaps_the_whole_repo_at_once_and_cleans_crash_leftovers(tmp_path):
-    from artface.publish import exchange_dirs
+    from artface.swap import exchange_dirs
 
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()

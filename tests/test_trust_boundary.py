@@ -97,8 +97,10 @@ def test_an_error_page_is_never_kept_as_the_image(http_server, tmp_path):
     assert b.report()["failed_by_reason"] == {"corrupt_image": 1}
     http_server.add(path, astronaut_face_crop(3))  # the host is back
     b2 = load_builder("kaokore", "original", **kw)
-    b2.download_and_prepare()
-    assert b2.report()["written"] == 1 and http_server.hits(path) == 1, "fetched again, not served from the cache"
+    assert b2.build().build.report["failed_by_reason"] == {"corrupt_image": 1}, "permanent: kept, not fetched again"
+    assert http_server.hits(path) == 0
+    rep = load_builder("kaokore", "original", **kw).build(retry_failed=True).build.report  # --retry-failed
+    assert rep["written"] == 1 and http_server.hits(path) == 1, "fetched again, not served from the cache"
 
 
 @pytest.mark.parametrize("option,value,expect", [

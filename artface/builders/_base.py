@@ -8,7 +8,9 @@ reports and streaming live here once.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import typing
@@ -23,6 +25,7 @@ from artface_align.ffhq import DEFAULT_WARP
 
 from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
+from ..failures import Failure, redo
 from ..fetch import FetchConfig, Fetcher
 from ..licenses import LicensePolicy
 from ..locations import public_url
@@ -30,8 +33,10 @@ from ..paths import safe_name
 from ..pipeline import IMAGE_FORMATS, PixelOptions, Pipeline, RunOptions, Stage
 from ..records import Record
 from ..report import make_report, read_report, write_report
-from ..schema import KINDS, common_features, make_row
-from ..sources import Source, SourceSpec, locate
+from ..kinds import KINDS, kind as kind_of
+from ..schema import common_features, make_row
+from ..sources import MetadataError, Source, SourceError, SourceSpec, canonical_source, locate
+from ..record_checks import check_records
 from ..store import Outcome, WorkStore
 
 log = logging.getLogger(__name__)
@@ -41,8 +46,9 @@ PIXEL_VERSION = 2
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
 RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels")
 #: config fields that choose records or name things, not pixels (outcomes are keyed per record)
-NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records",
-              "respect_optout")
+NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records")
+#: fields that are no option of the output (datasets' bookkeeping) or only say how fast it is made
+NOT_IDENTITY = (*RUN_SETTINGS, "version", "data_files", "description", "data_dir")
 WARPS = ("fast", "reference")
 
 
@@ -89,6 +95,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
             object.__setattr__(self, k, v)
         checks = {
             "kind": (self.kind in KINDS, " | ".join(KINDS)),
+            "source": (self.source is None or bool(str(self.source).strip()), "a folder, a file or an http(s) URL"),
             "warp": (self.warp in WARPS, " | ".join(WARPS)),
             "image_format": (self.image_format in IMAGE_FORMATS, " | ".join(IMAGE_FORMATS)),
             "size": (8 <= self.size <= 8192, "8..8192"),
@@ -111,10 +118,14 @@ class ArtfaceConfig(datasets.BuilderConfig):
         so a dataset's own options (IIIF size, blur, ...) are in without anyone listing them."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in NOT_PIXELS}
 
+    def identity(self) -> dict:
+        """The option values that make this config's output, defaults filled in (run settings out):
+        the build folder and the datasets cache dir are named by them, never by how they were spelt."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in NOT_IDENTITY}
+
     def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
-        """As in ``datasets``, without the run settings: they do not move the output folder."""
-        kept = {k: v for k, v in config_kwargs.items() if k not in RUN_SETTINGS}
-        return super().create_config_id(kept, custom_features=custom_features)
+        """Placeholder for ``datasets``: the builder names the config by ``identity()`` afterwards."""
+        return f"{self.name}-custom" if config_kwargs else self.name
 
 
 def _coerce(name: str, annotation: object, value: object) -> object:
@@ -202,6 +213,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
         self._records: list[Record] | None = None
+        self.invalid: list[tuple[Record, Failure]] = []  # records that cannot become rows, with why
+        self._retry_failed = False
+        self.on_records = None  # called once the records of a build run are read (the CLI's announcement)
         self._upstream_count: int | None = None
         self._source: Source | None = None
         self.pipeline: Pipeline | None = None
@@ -211,10 +225,27 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
-        """As in ``datasets``, with the options parsed by type first and checked after they are set."""
+        """As in ``datasets``, with the options parsed by type first and checked after they are set,
+        and the config id made from the option values (``ArtfaceConfig.identity``): the config's name
+        when they are the named config's own, else name + a hash of those that differ."""
         config_kwargs = self.BUILDER_CONFIG_CLASS.coerce(config_kwargs)
-        builder_config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        if config_kwargs.get("data_dir") and not config_kwargs.get("source"):  # datasets' spelling of the source
+            config_kwargs["source"] = config_kwargs.pop("data_dir")
+        if "source" in config_kwargs:
+            config_kwargs["source"] = canonical_source(self.SOURCE, config_kwargs["source"])
+        later = {k: config_kwargs.pop(k) for k in list(config_kwargs) if k in RUN_SETTINGS or config_kwargs[k] is None}
+        builder_config, _ = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        if later:
+            builder_config = copy.deepcopy(builder_config)
+            for k, v in later.items():  # datasets skips None values: a None must override too (landmarks=none)
+                setattr(builder_config, k, v)
         builder_config.check()
+        registered = self.builder_configs.get(builder_config.name)
+        ident = builder_config.identity()
+        diff = {k: v for k, v in ident.items() if registered is None or getattr(registered, k, None) != v}
+        if config_id is None:
+            config_id = builder_config.name if not diff else \
+                f"{builder_config.name}-{sha256_hex(json.dumps(diff, sort_keys=True, default=str))[:16]}"
         return builder_config, config_id
 
     # -- what a dataset folder provides ---------------------------------------------------------
@@ -251,12 +282,14 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def records(self) -> list[Record]:
-        """All records (memoised), cut to ``max_records`` per split when set."""
+        """The records that can become rows (memoised), cut to ``max_records`` per split when set.
+        Records that cannot (no image URL, an unusable id, a value that does not fit its column)
+        are failures of their own, in ``self.invalid`` and the report; none is dropped silently."""
         if self._records is None:
             out, per_split, seen, n_all = [], {}, set(), 0
             for rec in self.read_records():
                 if rec.id in seen:
-                    raise ValueError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
+                    raise MetadataError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
                 seen.add(rec.id)
                 n_all += 1
                 n = per_split.get(rec.split, 0)
@@ -264,8 +297,31 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                     continue
                 per_split[rec.split] = n + 1
                 out.append(rec)
-            self._records, self._upstream_count = out, n_all
+            if not n_all and not self.skipped:
+                raise SourceError(f"{self.DATASET_NAME}/{self.config.name}: the source {self._where()} lists no records")
+            self._records, self.invalid = check_records(out, kind_of(self.config.kind), self.info.features, self.row_for_check)
+            self._upstream_count = n_all
         return self._records
+
+    def row_for_check(self, rec: Record) -> dict:
+        return make_row(rec, self.config.kind, self.POLICY.hub_license, self.POLICY.attribution)
+
+    def _where(self) -> str:
+        api_root = self.SOURCE_IS_API.get(self.config.name)
+        return str(self.config.source or api_root) if api_root else self.source().where(self.source().named)
+
+    def source_is_local(self) -> bool:
+        """Whether the records come from the user's own files (read again on a re-run at no network cost)."""
+        return not self.SOURCE_IS_API.get(self.config.name) and self.source().local
+
+    def records_digest(self) -> str:
+        """What the rows are made from: every record's key (its pixels' identity) and split."""
+        h = hashlib.sha256()
+        for rec in self.records():
+            h.update(f"{rec.split}\0{rec.key()}\n".encode())
+        for rec, f in self.invalid:
+            h.update(f"{rec.split}\0{rec.id}\0{f.reason}\n".encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def split_order(self) -> list[str]:
         return ["train", "validation", "test", "unlabeled"]
@@ -285,7 +341,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, shards: list[list[Record]]):
         records = [r for shard in shards for r in shard]
-        if self.config.kind == "urls":
+        if not kind_of(self.config.kind).fetches:
             for rec in records:
                 yield rec.id, self.make_row(rec)
             return
@@ -313,16 +369,11 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         reused and one with other options is never overwritten. Root: ``$ARTFACE_OUT`` or ./artface-out."""
         return output_root() / self.DATASET_NAME / self.config_id
 
-    def load_built(self, output_dir: str | Path | None = None) -> datasets.DatasetDict:
-        """The rows of a finished build in ``output_dir`` (default: ``default_output_dir()``), made
-        locally or by an engine (``artface build --engine ray``), without building again."""
-        from ..engine import is_engine_output, load_engine_output
+    def build(self, out: str | Path | None = None, **kwargs):
+        """Make this config's build (or return the finished one): ``artface.build.run_build``."""
+        from ..build import run_build
 
-        out = Path(output_dir or self.default_output_dir())
-        if is_engine_output(out):
-            return load_engine_output(out)
-        self.download_and_prepare(output_dir=str(out))  # finished: reused as it is
-        return self.as_dataset()
+        return run_build(self, out, **kwargs)
 
     @classmethod
     def card_meta(cls) -> dict:
@@ -348,7 +399,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency,
                                       cache_dir=cache_root() / "fetch", respect_optout=c.respect_optout))
         self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
-                                 RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels))
+                                 RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels,
+                                            retry_failed=self._retry_failed))
         return self.pipeline
 
     def make_row(self, rec: Record, out: Outcome | None = None) -> dict:
@@ -364,23 +416,69 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                         None if out is None else out.geometry, images)
 
     # -- failure report and resume -------------------------------------------------------------
-    def report(self) -> dict:
-        """What the build did (see ``artface.report``), from the records and the work store."""
+    def report(self, outcomes=None) -> dict:
+        """What the build did (see ``artface.report``), from the records and the work store (or an
+        engine's ``outcomes``, read the same way)."""
         c = self.config
-        aligned = c.kind == "aligned"
-        settings = {"kind": c.kind, "recipe": self.RECIPE if aligned else None, "size": c.size if aligned else None,
-                    "warp": c.warp if aligned else None, "image_format": c.image_format if aligned else None,
-                    "detector": c.detector if c.kind in ("detect", "aligned") else None, "landmarks": c.landmarks,
+        k = kind_of(c.kind)
+        settings = {"kind": c.kind, "recipe": self.RECIPE if k.aligns else None, "size": c.size if k.aligns else None,
+                    "warp": c.warp if k.aligns else None, "image_format": c.image_format if k.aligns else None,
+                    "detector": c.detector if k.detects else None, "landmarks": c.landmarks if k.detects else None,
                     "max_records": c.max_records, "pixel_fingerprint": self.pixel_fingerprint()}
         records = self.records()
-        sample_of = self._upstream_count if c.max_records is not None and self._upstream_count != len(records) else None
-        store = None if c.kind == "urls" else WorkStore(self.work_dir())
+        n_all = len(records) + len(self.invalid)
+        sample_of = self._upstream_count if c.max_records is not None and self._upstream_count != n_all else None
+        store = outcomes if outcomes is not None else (WorkStore(self.work_dir()) if k.fetches else None)
         api_root = self.SOURCE_IS_API.get(c.name)
         public = public_url(c.source or api_root) if api_root else self.source().public()
-        rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped))
-        if store is not None:
+        rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped),
+                          self.invalid)
+        if k.fetches:
             rep["work_dir"] = str(self.work_dir())
         return rep
+
+    # -- a build run (artface.build.run_build drives these) ---------------------------------------
+    def prepare_run(self, retry_failed: bool = False) -> None:
+        """Everything a build needs before its first record: the records (metadata read and checked;
+        0 records is an error naming the source) and the models (a missing one is one error)."""
+        self._retry_failed = retry_failed
+        self.records()
+        if kind_of(self.config.kind).fetches:
+            pipeline = self.make_pipeline()
+            try:
+                pipeline.prepare()
+            finally:
+                pipeline.fetcher.close()
+                self.pipeline = None  # sessions are not picklable (num_proc): each process opens its own
+
+    def kept_failures(self, retry_failed: bool = False) -> Counter:
+        """Failures of the last run that this run keeps as they are (the re-run policy), by reason."""
+        kept: Counter = Counter()
+        if kind_of(self.config.kind).fetches:
+            store = WorkStore(self.work_dir())
+            for rec in self.records():
+                f = store.kept_failure(rec, retry_failed)
+                if f is not None:
+                    kept[f.reason] += 1
+        return kept
+
+    def write_rows(self, folder: Path, num_proc: int | None = None) -> None:
+        """The rows of every split into ``folder`` (a fresh staging folder), as ``datasets`` writes them."""
+        self._num_proc = max(1, num_proc or 1)
+        self.info.splits = None  # sizes of an earlier run (datasets' cache) are no expectation for this one
+        try:
+            datasets.GeneratorBasedBuilder.download_and_prepare(self, output_dir=str(folder), num_proc=num_proc,
+                                                                verification_mode="no_checks")
+        except datasets.exceptions.DatasetGenerationError as exc:
+            from ..build import BuildStopped
+
+            cause = exc.__cause__ or exc.__context__ or exc
+            raise BuildStopped(f"{self.DATASET_NAME}/{self.config.name}: the build stopped: "
+                               f"{type(cause).__name__}: {cause}") from exc
+
+    def build_extra(self) -> dict:
+        """What the build folder records about what its rows were made from."""
+        return {"records_digest": self.records_digest(), "source_local": self.source_is_local()}
 
     def download_and_prepare(self, output_dir: str | None = None, download_mode=None, **kwargs) -> None:
         """As in ``datasets``, plus: a previous build with failures is rebuilt (finished rows come
@@ -389,7 +487,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         out = Path(output_dir or self._cache_dir)
         self._num_proc = max(1, kwargs.get("num_proc") or 1)
         old = read_report(out) or {}
-        if download_mode is None and (old.get("failed", 0) or old.get("pending", 0)):
+        redo_some = any(redo(r, self._retry_failed) for r in old.get("failed_by_reason", {}))
+        if download_mode is None and (redo_some or old.get("pending", 0)):
             download_mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
             self.info.splits = None  # the old split sizes lacked the failures now retried
         super().download_and_prepare(output_dir=output_dir, download_mode=download_mode, **kwargs)

@@ -18,6 +18,7 @@ import datasets
 
 from ...licenses import LicensePolicy, PublishRefused, check_publish
 from ...report import read_report, write_report
+from ...kinds import kind as kind_of
 from ...schema import common_features
 from ...sources import SourceSpec
 from .._base import ArtfaceBuilder, ArtfaceConfig, OptionError
@@ -97,7 +98,7 @@ class AllDatasets(ArtfaceBuilder):
             if config is None:
                 raise OptionError(f"member {m} has no config for a union of kind {c.kind!r}")
             opts = {"source": sources[m]} if m in sources else {}
-            if c.kind == "aligned":
+            if kind_of(c.kind).aligns:
                 opts.update(size=c.size, image_format=c.image_format, image_quality=c.image_quality)
             if c.max_records is not None:
                 opts["max_records"] = c.max_records
@@ -115,34 +116,59 @@ class AllDatasets(ArtfaceBuilder):
     def records(self) -> list:
         return []
 
+    def source_is_local(self) -> bool:
+        return False
+
+    def member_builds(self) -> list:
+        """The members' finished builds, each made (or reused, with no request) by its own builder."""
+        if getattr(self, "_member_builds", None) is None:
+            from ...build import run_build
+
+            self._member_builds = [run_build(b, retry_failed=self._retry_failed, refresh=getattr(self, "_refresh", False)).build
+                                   for b in self.member_builders()]
+        return self._member_builds
+
+    def prepare_run(self, retry_failed: bool = False) -> None:
+        self._retry_failed = retry_failed
+        self.member_builds()
+
+    def kept_failures(self, retry_failed: bool = False) -> Counter:
+        kept: Counter = Counter()
+        for m in self.member_builds():
+            kept.update(m.report.get("kept_from_last_run", {}))
+        return kept
+
+    def build_extra(self) -> dict:
+        return {"members": {m.dataset_name: m.meta["build_id"] for m in self.member_builds()}}
+
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
-        builders = self.member_builders()
-        for b in builders:
-            b.download_and_prepare(output_dir=str(b.default_output_dir()))
-        groups = self._duplicate_groups(builders)
+        builds = self.member_builds()
+        groups = self._duplicate_groups(builds)
         self._dropped = sum(1 for _, pos in groups.values() if pos > 0) if self.config.duplicates == "drop" else 0
         gens = []
-        for b in builders:
-            for split, ds in b.load_built().items():
-                if self._dropped and all(groups.get(f"{b.DATASET_NAME}/{rid}", (-1, 0))[1] > 0 for rid in ds["id"]):
+        for b in builds:
+            for split in b.splits:
+                if not b.num_rows(split):
+                    continue
+                if self._dropped and all(groups.get(f"{b.dataset_name}/{rid}", (-1, 0))[1] > 0
+                                         for rid in b.dataset(split)["id"]):
                     continue  # every row of this split is a later copy of a group kept elsewhere
-                gens.append(datasets.SplitGenerator(name=f"{b.DATASET_NAME}_{split}",
-                                                    gen_kwargs={"member": b.DATASET_NAME, "config": b.config.name,
-                                                                "options": _options(b), "split": split, "groups": groups}))
+                gens.append(datasets.SplitGenerator(name=f"{b.dataset_name}_{split}",
+                                                    gen_kwargs={"folder": str(b.folder), "split": split, "groups": groups}))
         return gens
 
-    def _duplicate_groups(self, builders: list) -> dict[str, list[int]]:
+    def _duplicate_groups(self, builds: list) -> dict[str, list[int]]:
         """``member/id`` -> [group, position in the group] for rows in a near-duplicate group (flag/drop)."""
         mode = self.config.duplicates
         if mode not in ("keep", "flag", "drop"):
             raise OptionError(f"option duplicates={mode!r}: use keep | flag | drop")
         if mode == "keep":
             return {}
-        if self.config.kind == "urls":
+        if not kind_of(self.config.kind).pixels:
             raise OptionError("option duplicates=flag|drop compares pixels: use an aligned union")
         from ...dedup import collect, groups, pairs_within
 
-        items, hashes, _ = collect(builders)
+        items, hashes, _ = collect(builds)
         i, j, _ = pairs_within(hashes)
         g = groups(len(items), i, j)
         sizes = Counter(g.tolist())
@@ -154,27 +180,29 @@ class AllDatasets(ArtfaceBuilder):
                 seen[grp] += 1
         return out
 
-    def _generate_examples(self, member: str, config: str, options: dict, split: str, groups: dict):
-        from .. import load_builder
+    def _generate_examples(self, folder: str, split: str, groups: dict):
+        from ...build import Build
 
-        b = load_builder(member, config, **options)
-        ds = b.load_built()[split]
+        b = Build.open(folder)
+        member = b.dataset_name
+        ds = b.dataset(split)
         if "image" in ds.features:
             ds = ds.cast_column("image", datasets.Image(decode=False))
         features = self.info.features
+        member_features = b.features
         for row in ds:
             rid = f"{member}/{row['id']}"
             group, position = groups.get(rid, (-1, 0))
             if self.config.duplicates == "drop" and position > 0:
                 continue  # a later copy of a near-duplicate group (counted in the report)
             out = {k: row.get(k) for k in features if k in row}
-            out.update(harmonise(member, row, b.info.features), dataset=MEMBERS.index(member), member_id=row["id"],
+            out.update(harmonise(member, row, member_features), dataset=MEMBERS.index(member), member_id=row["id"],
                        id=rid, dup_group=group)
             yield rid, out
 
     # -- report and publishing ---------------------------------------------------------------------
-    def report(self) -> dict:
-        members = {b.DATASET_NAME: read_report(b.default_output_dir()) or b.report() for b in self.member_builders()}
+    def report(self, outcomes=None) -> dict:
+        members = {m.dataset_name: m.report for m in self.member_builds()}
         totals = Counter()
         for r in members.values():
             totals.update({k: r[k] for k in ("total", "written", "failed", "pending")})
@@ -184,6 +212,7 @@ class AllDatasets(ArtfaceBuilder):
         dropped = getattr(self, "_dropped", 0)
         totals["written"] -= dropped
         totals["total"] -= dropped
+        k = kind_of(self.config.kind)
         return {"dataset": "all", "config": self.config.name, "kind": self.config.kind, **totals,
                 "failed_by_reason": dict(by_reason), "skipped": {"near_duplicate_dropped": dropped} if dropped else {},
                 "advice": "",
@@ -193,9 +222,12 @@ class AllDatasets(ArtfaceBuilder):
                 "provenance": {"artface_version": members and next(iter(members.values()))["provenance"]["artface_version"],
                                "source": None, "sample": any(r["provenance"]["sample"] for r in members.values()),
                                "sample_of": None, "points": {}, "detector_models": {}, "kind": self.config.kind,
-                               "recipe": None, "size": self.config.size if self.config.kind == "aligned" else None,
-                               "warp": None, "image_format": self.config.image_format if self.config.kind == "aligned" else None,
+                               "recipe": None, "size": self.config.size if k.aligns else None,
+                               "warp": None, "image_format": self.config.image_format if k.aligns else None,
                                "max_records": self.config.max_records}}
+
+    def split_order(self) -> list[str]:
+        return [f"{m}_{s}" for m in self.config.members for s in ArtfaceBuilder.split_order(self)]
 
     def download_and_prepare(self, output_dir: str | None = None, download_mode=None, **kwargs) -> None:
         out = Path(output_dir or self._cache_dir)
@@ -223,6 +255,3 @@ class AllDatasets(ArtfaceBuilder):
         return keep
 
 
-def _options(b) -> dict:
-    c = b.config
-    return {f: getattr(c, f) for f in c.__dataclass_fields__ if f not in ("name", "version", "data_files", "description")}

@@ -70,7 +70,7 @@ def test_dedup_finds_planted_duplicates_and_split_leakage(http_server, tmp_path)
     Image.open(io.BytesIO(astronaut_face_crop(2))).transpose(Image.FLIP_LEFT_RIGHT).save(buf, "JPEG", quality=90)
     http_server.mirror(lines[34], buf.getvalue())
     b = load_builder("kaokore", "original", source=src, cache_dir=str(tmp_path / "hf"))
-    summary = dedup([b], tmp_path / "dd")
+    summary = dedup([b.build().build], tmp_path / "dd")
     pairs = pq.read_table(tmp_path / "dd" / "duplicates.parquet").to_pylist()
     by_ids = {tuple(sorted((p["id_a"], p["id_b"]))): p for p in pairs}
     leak, mirrored = by_ids[("00000001", "00000033")], by_ids[("00000002", "00000034")]

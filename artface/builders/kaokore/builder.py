@@ -46,9 +46,10 @@ def iiif_resize(url: str, size: int) -> str:
 
 
 def parse_urls(text: str, name: str = "urls.txt") -> dict[str, str]:
-    """Line i -> image id ``%08d``; empty lines keep their index and have no image. Lines split at
-    LF only, as upstream numbers them (a U+2028 inside a line does not shift later ids)."""
-    return {f"{i:08d}": line.strip() for i, line in enumerate(split_lines(text)) if line.strip()}
+    """Line i -> image id ``%08d`` -> its URL; an empty line keeps its index and maps to "" (no
+    image: v1.0/v1.1 label some of those). Lines split at LF only, as upstream numbers them (a
+    U+2028 inside a line does not shift later ids)."""
+    return {f"{i:08d}": line.strip() for i, line in enumerate(split_lines(text))}
 
 
 def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, int, str]]:
@@ -251,6 +252,9 @@ class KaoKore(ArtfaceBuilder):
             label = labels.get(stem)
             if label is None and not c.include_unlabeled:
                 continue
+            if not url and label is None:
+                self.skipped["empty_line_unlabeled"] += 1  # a placeholder line: no image, no label
+                continue
             gender, status, split = label if label else (-1, -1, "unlabeled")
             t = structured_tags(tags.get(stem, {}))
             g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
@@ -258,15 +262,15 @@ class KaoKore(ArtfaceBuilder):
             raw = ";".join(f"{k}={v}" for k, vs in tags.get(stem, {}).items() for v in vs)
             caps = captions(t, g_en, s_en)
             try:
-                image_url = iiif_resize(url, c.iiif_size) if c.iiif_size else url
+                image_url = iiif_resize(url, c.iiif_size) if c.iiif_size and url else url
             except ValueError as exc:
                 raise MetadataError(f"{where}/urls.txt line {int(stem) + 1}: iiif_size={c.iiif_size}: {exc}") from None
-            yield Record(
+            yield Record(  # a labelled image with an empty line in urls.txt has no location: a no_url failure
                 id=stem,
                 split=split,
-                fetch=locations.url(image_url),
-                image_url=image_url,
-                source_url=url,
+                fetch=locations.url(image_url) if image_url else None,
+                image_url=image_url or None,
+                source_url=url or None,
                 fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version,
                         "caption_en": caps[0]},
                 captions=caps,

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+from artface.build import Build
 from artface.builders import load_builder
 from artface.builders.kaokore.builder import iiif_resize, parse_tags, parse_urls
 from artface.testing.images import astronaut_face_crop, blank
@@ -30,8 +31,8 @@ def serve_kaokore(server, bad: dict[str, str] = BAD, delay: float = 0.0) -> str:
     for i, url in enumerate(lines):
         stem, body = f"{i:08d}", astronaut_face_crop(i)
         kind = bad.get(stem, "ok")
-        if kind == "404":
-            local.append(server.mirror(url, kind="status", status=404))
+        if kind in ("404", "503"):
+            local.append(server.mirror(url, kind="status", status=int(kind)))
         elif kind == "flaky":
             local.append(server.mirror(url, body, kind="flaky", fail_codes=[500, 503]))
         elif kind == "stall":
@@ -62,7 +63,7 @@ def contract_source(tmp_path, server, config: str) -> dict:
 
 def test_parsers_keep_line_index_and_japanese_tags():
     urls = parse_urls("a\n\nb\n")
-    assert urls == {"00000000": "a", "00000002": "b"}
+    assert urls == {"00000000": "a", "00000001": "", "00000002": "b"}
     tags = parse_tags("00000000.jpg:制作年=from 1500;制作年=to 1600;タグ=中国;タグ=外国;向き=横\n")
     assert tags["00000000"]["制作年"] == ["from 1500", "to 1600"] and tags["00000000"]["タグ"] == ["中国", "外国"]
 
@@ -95,6 +96,21 @@ def test_urls_config_on_the_real_upstream_files(tmp_path, version, labelled, spl
     unl = ds2["unlabeled"]
     assert set(unl["gender"]) == {-1} and set(unl["status"]) == {-1}
     assert set(unl["original_status"]) | set(unl["original_gender"]) <= {"僧侶", "神職", "動物", "不明", "貴族", "武士", "庶民", "化身", "男", "女"}
+
+
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="shared/upstream not beside the checkout")
+@pytest.mark.parametrize("version,splits,no_url", [
+    ("1.0", {"train": 4238, "validation": 533, "test": 527}, 0),
+    ("1.1", {"train": 6568, "validation": 826, "test": 821}, 40),  # 40 labelled images have an empty line in urls.txt
+    ("1.2", {"train": 6756, "validation": 845, "test": 845}, 0),
+    ("1.3", {"train": 7405, "validation": 926, "test": 926}, 0),
+])
+def test_every_version_builds_from_the_real_files_with_upstreams_counts(tmp_path, version, splits, no_url):
+    build = load_builder("kaokore", "urls", source=str(UPSTREAM), dataset_version=version).build().build
+    rep = build.report
+    assert {s: v["total"] for s, v in rep["splits"].items()} == splits, "every labelled image is a record"
+    assert rep["failed_by_reason"] == ({"no_url": no_url} if no_url else {}) and rep["written"] == sum(splits.values()) - no_url
+    assert build.num_rows() == rep["written"] and all(f["reason"] == "no_url" and f["id"] for f in rep["failures"])
 
 
 @pytest.mark.skipif(not UPSTREAM.is_dir(), reason="shared/upstream not beside the checkout")
@@ -173,22 +189,30 @@ def test_original_config_keeps_published_bytes_and_iiif_size(http_server, tmp_pa
     assert all("/512,512/0/default.jpg" in r.image_url for r in b512.records())
 
 
-def test_rerun_retries_only_failures(http_server, tmp_path):
-    src = serve_kaokore(http_server, bad={"00000003": "404"})
-    kw = dict(source=src, size=64, max_records=8, cache_dir=str(tmp_path), **FAST)
-    b = load_builder("kaokore", "aligned", **kw)
-    b.download_and_prepare()
-    assert b.report()["failed_by_reason"] == {"http_404": 1}
-    path3 = urlsplit(_url(src, "00000003")).path
-    path1 = urlsplit(_url(src, "00000001")).path
-    http_server.add(path3, astronaut_face_crop(3))  # the image comes back online
-    b2 = load_builder("kaokore", "aligned", **kw)
-    b2.download_and_prepare()
-    rep = b2.report()
-    assert rep["failed"] == 0 and rep["written"] == rep["total"]
-    ids = [r["id"] for d in b2.as_dataset().values() for r in d]
+def test_rerun_redoes_pending_and_retryable_failures_only(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404", "00000005": "503"})
+    kw = dict(source=src, size=64, max_records=8, fetch_timeout=0.5, fetch_retries=0, concurrency=8)
+    res = load_builder("kaokore", "aligned", **kw).build()
+    assert res.redone and res.build.report["failed_by_reason"] == {"http_404": 1, "http_503": 1}
+    path1, path3, path5 = (urlsplit(_url(src, i)).path for i in ("00000001", "00000003", "00000005"))
+    http_server.add(path3, astronaut_face_crop(3))  # both images come back online
+    http_server.add(path5, astronaut_face_crop(5))
+    res = load_builder("kaokore", "aligned", **kw).build()
+    rep = res.build.report
+    assert rep["failed_by_reason"] == {"http_404": 1} and rep["kept_from_last_run"] == {"http_404": 1}
+    asked = lambda path: sum(1 for _, p in http_server.log if p == path)  # noqa: E731
+    assert asked(path5) == 2 and asked(path3) == 1, "503 retried, 404 kept (permanent)"
+    assert asked(path1) == 1, "finished records are not fetched again"
+
+    before = len(http_server.log)  # nothing to redo: the finished build is returned with no request at all
+    res = load_builder("kaokore", "aligned", **kw).build()
+    assert not res.redone and len(http_server.log) == before
+
+    res = load_builder("kaokore", "aligned", **kw).build(retry_failed=True)  # --retry-failed
+    rep = res.build.report
+    assert rep["failed"] == 0 and rep["written"] == rep["total"] and asked(path3) == 2
+    ids = [r["id"] for d in res.build.datasets().values() for r in d]
     assert len(ids) == len(set(ids)) == rep["total"]
-    assert http_server.hits(path1) == 1, "finished records are not fetched again"
 
 
 def test_killed_build_resumes_to_the_full_set(http_server, tmp_path):
@@ -210,8 +234,7 @@ def test_killed_build_resumes_to_the_full_set(http_server, tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "38 written, 0 failed, of 38 records" in res.stdout
     b = load_builder("kaokore", "aligned", source=src, size=64, cache_dir=str(cache))
-    b.download_and_prepare(output_dir=str(out))  # finished: reused as it is
-    ids = [r["id"] for d in b.as_dataset().values() for r in d]
+    ids = [r["id"] for d in Build.open(out).datasets().values() for r in d]
     assert len(ids) == len(set(ids)) == 38
     assert sorted(ids) == sorted(r.id for r in b.records())
     refetched = sum(1 for _, p in http_server.log if p.endswith("default.jpg")) - 38

@@ -1,0 +1,80 @@
+"""Before any work: which records can become rows. A record that cannot is a failure of its own.
+
+A record needs an image location (``no_url``: upstream lists it with a blank URL; a URL-only
+config needs a public ``image_url``), an id usable as a key and file name (``bad_id``), and values
+that fit its columns (``bad_value``: a year of 10^12 in an int32 column, a list where a string
+goes). Checked once, in batches, with the config's own features: what passes here is written.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import datasets
+import pyarrow as pa
+
+from .failures import Failure
+from .kinds import Kind
+from .paths import safe_name
+from .records import Record
+
+BATCH = 1024
+
+
+def _location_problem(rec: Record, kind: Kind) -> tuple[str, str] | None:
+    if kind.fetches:
+        return ("no_url", "upstream gives no image location for this record") if rec.fetch is None else None
+    if rec.image_url is None:
+        if rec.fetch is not None and rec.fetch.kind == "url":
+            return "unsupported_url", f"refusing {str(rec.fetch.target)[:200]!r}: only public http(s) URLs are published"
+        return "no_url", "upstream gives no image URL for this record"
+    return None
+
+
+def _id_problem(rec: Record) -> tuple[str, str] | None:
+    if not isinstance(rec.id, str) or not rec.id or "\x00" in rec.id:
+        return "bad_id", f"id {str(rec.id)[:80]!r} is empty or holds NUL"
+    try:
+        safe_name(rec.id)
+    except ValueError as exc:
+        return "bad_id", str(exc)
+    return None
+
+
+def check_records(records: list[Record], kind: Kind, features: datasets.Features,
+                  row: Callable[[Record], dict]) -> tuple[list[Record], list[tuple[Record, Failure]]]:
+    """(records that can become rows, [(record, Failure)] for the others), in record order."""
+    good: list[Record] = []
+    bad: list[tuple[Record, Failure]] = []
+    schema = features.arrow_schema
+
+    def fail(rec: Record, stage: str, reason: str, detail: str) -> None:
+        bad.append((rec, Failure(str(rec.id), stage, reason, detail, rec.image_url)))
+
+    def encoded(rec: Record) -> dict:
+        return features.encode_example(row(rec))
+
+    pending: list[Record] = []
+
+    def flush() -> None:
+        try:
+            pa.Table.from_pylist([encoded(r) for r in pending], schema=schema)
+            good.extend(pending)
+        except Exception:  # noqa: BLE001 - find the records at fault, one by one
+            for r in pending:
+                try:
+                    pa.Table.from_pylist([encoded(r)], schema=schema)
+                    good.append(r)
+                except Exception as exc:  # noqa: BLE001 - any conversion error is that record's
+                    fail(r, "record", "bad_value", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        pending.clear()
+
+    for rec in records:
+        problem = _id_problem(rec) or _location_problem(rec, kind)
+        if problem:
+            fail(rec, "record", *problem)
+            continue
+        pending.append(rec)
+        if len(pending) >= BATCH:
+            flush()
+    flush()
+    return good, bad
