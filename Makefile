@@ -21,4 +21,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python bench_align.py && ../$(BIN)/python bench_build.py && ../$(BIN)/python bench_publish.py
+	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(BIN)/python $$b || exit 1; done

@@ -17,12 +17,21 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def usage() -> list[tuple[str, Path, int, int]]:
-    """(what, path, bytes, files) for the fetch cache, each dataset's work store and builds."""
+    """(what, path, bytes, files) for the fetch cache, each dataset's work store and each finished
+    build (opened as a ``Build``: its config and rows; a folder that is no finished build says so)."""
+    from .build import Build
+
     rows = [("fetch cache", cache_root() / "fetch", *_size(cache_root() / "fetch"))]
-    for kind, root in (("work store", cache_root() / "work"), ("builds", output_root())):
-        if root.is_dir():
-            for d in sorted(p for p in root.iterdir() if p.is_dir()):
-                rows.append((f"{kind} {d.name}", d, *_size(d)))
+    work = cache_root() / "work"
+    if work.is_dir():
+        for d in sorted(p for p in work.iterdir() if p.is_dir()):
+            rows.append((f"work store {d.name}", d, *_size(d)))
+    if output_root().is_dir():
+        for d in sorted(p for ds in output_root().iterdir() if ds.is_dir() for p in ds.iterdir() if p.is_dir()):
+            b = Build.try_open(d)
+            what = (f"build {b.dataset_name}/{b.config_name} ({b.num_rows():,} rows)" if b is not None
+                    else f"unfinished {d.parent.name}/{d.name}")
+            rows.append((what, d, *_size(d)))
     return rows
 
 

@@ -15,6 +15,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .hub_facts import TASK_CATEGORIES
+from .kinds import kind as kind_of
 from .licenses import HUB_LICENSE_IDS, LicensePolicy
 from .schema import FIELD_DOCS
 
@@ -61,7 +62,7 @@ def fields_table(entries: dict[str, dict], docs: dict[str, str]) -> str:
 def holds(e: dict) -> str:
     b = e["build"]
     if e["mode"] == "processed":
-        what = f"{b['size']} px aligned faces ({b['image_format']})" if e["kind"] == "aligned" else "the source images as published"
+        what = f"{b['size']} px aligned faces ({b['image_format']})" if kind_of(e["kind"]).aligns else "the source images as published"
         if e.get("members_table"):
             return f"**pixels** for the members that allow them (see Members; the others URL-only): {what}"
         return f"**pixels**: {what}"
@@ -88,7 +89,7 @@ def configs_table(entries: dict[str, dict], default: str) -> str:
         whole = f"sample of {b['sample_of']:,} (max_records={b.get('max_records')})" if b.get("sample_of") else "whole"
         src = b.get("source") or "local"
         src = "the upstream files as downloaded by the publisher" if src == "local" else src
-        what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and e["kind"] != "urls" else "")
+        what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and kind_of(e["kind"]).pixels else "")
         rows.append(f"| `{name}`{' (default)' if name == default else ''} | {what} | {holds(e)} | {splits} | {whole} | {src} |")
     return "\n".join(rows)
 
@@ -122,7 +123,8 @@ def build_table(entries: dict[str, dict]) -> str:
         how = f"artface {b['artface_version']}, {b['built_at']}"
         if b.get("recipe"):
             how += f"; recipe `{b['recipe']}` at {b['size']} px, {b['warp']} warp"
-        points = b.get("detector") or "upstream landmarks" if e["kind"] != "urls" else "upstream landmarks, where upstream has them"
+        points = b.get("detector") or ("upstream landmarks" if kind_of(e["kind"]).fetches
+                                       else "upstream landmarks, where upstream has them")
         if b.get("detector_models"):
             points += "; " + ", ".join(f"`{k}` sha256 `{v}`" for k, v in b["detector_models"].items())
         rows.append(f"| `{name}` | {how} | {points} | {b['failed']} of {b['total']} |")

@@ -224,7 +224,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "build": {
             "artface_version": __version__,
             "built_at": report.get("built_at") or _dt.date.today().isoformat(),
-            "detector": (None if not k.aligns or set(points) <= {"upstream"}
+            "detector": (None if not k.detects or set(points) <= {"upstream"}
                          else ", ".join(f"{k} ({n} faces)" for k, n in points.items())),
             "detector_models": prov.get("detector_models", {}),
             "recipe": prov.get("recipe"),

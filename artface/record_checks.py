@@ -40,6 +40,17 @@ def _id_problem(rec: Record) -> tuple[str, str] | None:
     return None
 
 
+def _which_column(row: dict, schema: pa.Schema, exc: Exception) -> str:
+    """The column (and value) a row cannot be stored in, for the failure's detail."""
+    for f in schema:
+        try:
+            pa.array([row.get(f.name)], type=f.type)
+        except Exception as col_exc:  # noqa: BLE001
+            value = str(row.get(f.name))[:80]
+            return f"column {f.name} ({f.type}): {value!r} does not fit ({type(col_exc).__name__})"
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+
 def check_records(records: list[Record], kind: Kind, features: datasets.Features,
                   row: Callable[[Record], dict]) -> tuple[list[Record], list[tuple[Record, Failure]]]:
     """(records that can become rows, [(record, Failure)] for the others), in record order."""
@@ -65,7 +76,7 @@ def check_records(records: list[Record], kind: Kind, features: datasets.Features
                     pa.Table.from_pylist([encoded(r)], schema=schema)
                     good.append(r)
                 except Exception as exc:  # noqa: BLE001 - any conversion error is that record's
-                    fail(r, "record", "bad_value", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+                    fail(r, "record", "bad_value", _which_column(encoded(r), schema, exc))
         pending.clear()
 
     for rec in records:

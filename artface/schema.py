@@ -12,7 +12,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from .kinds import KINDS, kind as kind_of
+from .kinds import kind as kind_of
 from .quality import point_measures
 
 BOX_KEYS = ("x0", "y0", "x1", "y1")

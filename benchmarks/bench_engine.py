@@ -27,12 +27,10 @@ if args["engine"] == "ray":
     import ray
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     t_init = time.perf_counter() - t0
-    from artface.engine import build_ray
-    rep = build_ray(b)
+    rep = b.build(engine="ray").build.report
 else:
     t_init = 0.0
-    b.download_and_prepare()
-    rep = b.report()
+    rep = b.build().build.report
 dt = time.perf_counter() - t0
 print("RESULT" + json.dumps({"written": rep["written"], "seconds": dt, "init": t_init}))
 """

@@ -1,7 +1,10 @@
 """The builder contract, for every registered dataset and config (in the spirit of TFDS's
 ``DatasetBuilderTestCase``): it builds from its folder's fixtures (``contract_source`` in the
-dataset's test module), streaming gives the Arrow rows, ``urls`` fetches no pixels, no public
-column holds a local path, ``file:``, zip member or ``hf://`` string, and the report adds up."""
+dataset's test module) into the split sizes declared beside it (``CONTRACT_SPLITS``), no id is in
+two splits, streaming gives the Arrow rows, ``urls`` fetches no pixels, no public column holds a
+local path, ``file:``, zip member or ``hf://`` string, the report adds up, and a finished build is
+an artifact: a second build, an export and a publish make no HTTP request, plain
+``datasets.load_dataset(<build folder>)`` reads it, and spelling a default names the same folder."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +14,10 @@ import datasets
 import numpy as np
 import pytest
 
+from artface.build import Build
 from artface.builders import BUILDERS, builder_class, load_builder
+from artface.export import export
+from artface.publish import publish
 from artface.locations import public_url
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp", ".tif")
@@ -60,11 +66,16 @@ def test_builder_contract(name, config, http_server, tmp_path):
     b = load_builder(name, config, cache_dir=str(tmp_path / "hf"), **options, **extra)
     assert b.info.features is not None and "id" in b.info.features
     assert ("image" in b.info.features) == (kind in ("original", "aligned")), "pixels only in pixel configs"
-    b.download_and_prepare()
-    built = b.as_dataset()
+    build = b.build().build
+    built = build.datasets()
+
+    # the declared split sizes (records per split, failures included), and no id in two splits
+    rep = build.report
+    assert {s: v["total"] for s, v in rep["splits"].items()} == module.CONTRACT_SPLITS[config]
+    ids = [i for d in built.values() for i in d["id"]]
+    assert len(ids) == len(set(ids)), "an id in two splits (or twice in one)"
 
     # the report adds up, and matches the rows
-    rep = b.report()
     assert rep["total"] == rep["written"] + rep["failed"] + rep["pending"] and rep["pending"] == 0
     assert rep["written"] == sum(len(d) for d in built.values()) > 0
     assert sum(s["total"] for s in rep["splits"].values()) == rep["total"]
@@ -83,6 +94,23 @@ def test_builder_contract(name, config, http_server, tmp_path):
                 assert row[col] is None or public_url(row[col]) == row[col], (col, row[col])
             for s in _strings(row):
                 assert local not in s and not s.startswith(("file:", "hf://", "/")) and "::" not in s, (split, s[:200])
+
+    # a finished build is an artifact: read again, exported and published with no request
+    asked = len(http_server.log)
+    again = load_builder(name, config, cache_dir=str(tmp_path / "hf2"), **options, **extra).build()
+    assert not again.redone and again.build.folder == build.folder
+    export(Build.find(load_builder(name, config, **options, **extra)), "parquet", tmp_path / "export")
+    policy = builder_class(name).POLICY
+    if "urls" in policy.public_modes:
+        publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+    assert len(http_server.log) == asked, f"{name}/{config}: readers made requests: {http_server.log[asked:][:3]}"
+    plain = datasets.load_dataset(str(build.folder))
+    assert {s: len(d) for s, d in plain.items()} == {s: len(d) for s, d in built.items()}
+
+    # spelling a default (the config's own values) names the same folder
+    registered = builder_class(name).builder_configs[config]
+    spelt = {k: getattr(registered, k) for k in ("image_format", "warp", "respect_optout")}
+    assert load_builder(name, config, **options, **extra, **spelt).default_output_dir() == build.folder
 
     # streaming gives the same rows
     streamed = load_builder(name, config, cache_dir=str(tmp_path / "hf-s"), **options, **extra).as_streaming_dataset()

@@ -122,7 +122,7 @@ def test_cache_show_and_clean(http_server, tmp_path):
     src = serve_kaokore(http_server, bad={})
     assert cli("build", "kaokore", "--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "2").returncode == 0
     shown = cli("cache").stdout
-    assert "fetch cache" in shown and "work store kaokore" in shown and "builds kaokore" in shown and "total" in shown
+    assert "fetch cache" in shown and "work store kaokore" in shown and "build kaokore/aligned (" in shown and "total" in shown
     assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
     cleaned = cli("cache", "clean", "KaoKore", "--builds")
     assert cleaned.returncode == 0 and "work/kaokore" in cleaned.stdout

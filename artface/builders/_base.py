@@ -27,16 +27,16 @@ from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
 from ..failures import Failure, redo
 from ..fetch import FetchConfig, Fetcher
+from ..kinds import KINDS, kind as kind_of
 from ..licenses import LicensePolicy
 from ..locations import public_url
 from ..paths import safe_name
 from ..pipeline import IMAGE_FORMATS, PixelOptions, Pipeline, RunOptions, Stage
+from ..record_checks import check_records
 from ..records import Record
 from ..report import make_report, read_report, write_report
-from ..kinds import KINDS, kind as kind_of
 from ..schema import common_features, make_row
 from ..sources import MetadataError, Source, SourceError, SourceSpec, canonical_source, locate
-from ..record_checks import check_records
 from ..store import Outcome, WorkStore
 
 log = logging.getLogger(__name__)

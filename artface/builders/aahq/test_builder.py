@@ -32,6 +32,10 @@ def serve_aahq(server, dead=DEAD) -> str:
 FAST = dict(fetch_timeout=2.0, fetch_retries=1)
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"urls": {"train": 5}, "aligned": {"train": 5}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     return {"source": serve_aahq(server, dead={})}
 

@@ -17,6 +17,11 @@ from artface.publish import publish
 from artface.testing.images import astronaut_face_crop
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"urls": {"kaokore_train": 32, "kaokore_validation": 2, "kaokore_test": 4, "metfaces_train": 4},
+                   "aligned": {"kaokore_train": 5, "kaokore_validation": 2, "kaokore_test": 4, "metfaces_train": 4}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     tmp_path.mkdir(parents=True, exist_ok=True)
     return {"members": ["kaokore", "metfaces"], "sources": [f"kaokore={serve_kaokore(server, bad={})}",

@@ -56,6 +56,11 @@ def serve_kaokore(server, bad: dict[str, str] = BAD, delay: float = 0.0) -> str:
 FAST = dict(fetch_timeout=0.5, fetch_retries=2, concurrency=8)
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"urls": {"train": 32, "validation": 2, "test": 4}, "original": {"train": 5, "validation": 2, "test": 4},
+                   "detected": {"train": 5, "validation": 2, "test": 4}, "aligned": {"train": 5, "validation": 2, "test": 4}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     """Options that build every config from the fixtures (the shared builder contract test)."""
     return {"source": serve_kaokore(server, bad={})}

@@ -32,6 +32,10 @@ def make_source(tmp_path: Path, server, local=(0, 1, 2), bad_md5=(2,)) -> Path:
     return root
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"urls": {"train": 4}, "aligned": {"train": 4}, "original": {"train": 4}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     """A user's download with some raw files local and the rest online (the shared contract test)."""
     return {"source": str(make_source(tmp_path, server, local=(0, 1), bad_md5=()))}

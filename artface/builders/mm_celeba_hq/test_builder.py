@@ -56,6 +56,10 @@ def make_layout(root: Path, swap: bool = False, skip: tuple[str, ...] = ()) -> P
     return root
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"original": {"train": 4, "test": 2}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     return {"data_dir": str(make_layout(tmp_path / "mm"))}
 

@@ -77,6 +77,10 @@ def serve_portraits(server) -> str:
     return server.add("/lists/portraits.csv", ("\n".join(lines) + "\n").encode())
 
 
+#: records per split that contract_source() builds into, per config (pixel configs: max_records=5)
+CONTRACT_SPLITS = {"released": {"train": 3}, "rebuild": {"train": 5}, "urls": {"train": 5}, "crawl": {"train": 3}}
+
+
 def contract_source(tmp_path, server, config: str) -> dict:
     """released: the release zip as the user downloaded it (local); rebuild/urls: a portrait CSV."""
     if config == "crawl":

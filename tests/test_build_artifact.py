@@ -1,0 +1,120 @@
+"""A finished build is an artifact (artface.build): set-up errors before any record, every record a
+row or a counted failure, identity from values and content, opt-out kept through the caches, and
+readers that open the build offline."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from artface.build import Build, NotBuilt
+from artface.builders import load_builder
+from artface.builders.aahq.test_builder import FIXTURES as AAHQ_FIXTURES
+from artface.builders.kaokore.test_builder import serve_kaokore
+from artface.export import export
+from artface.pipeline import SetupError
+from artface.sources import SourceError
+from artface.testing.images import astronaut_face_crop, astronaut_scene
+
+
+def local_kaokore(root: Path, urls: list[str], tags: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "urls.txt").write_text("\n".join(urls) + "\n")
+    (root / "labels.csv").write_text("image,gender,status,set\n" + "".join(f"{i:08d}.jpg,{i % 2},0,train\n" for i in range(len(urls))))
+    (root / "original_tags.txt").write_text(tags)
+    return root
+
+
+def test_a_missing_model_fails_before_any_record(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={})
+    b = load_builder("kaokore", "aligned", source=src, detector="scrfd_10g", size=64, max_records=3)
+    with pytest.raises(SetupError, match="scrfd_10g"):
+        b.build()
+    fetched = [p for _, p in http_server.log if p.endswith(".jpg")]
+    assert not fetched, "no record was attempted"
+    assert not (Path(os.environ["ARTFACE_CACHE"]) / "work").exists(), "no failure was stored for any record"
+    # the command line says it in one line, exit 1, naming what is missing
+    res = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
+                          "--set", "detector=scrfd_10g", "--max-records", "2"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "scrfd_10g" in res.stderr, res.stderr
+    assert "written" not in res.stdout
+
+
+def test_rows_that_cannot_be_made_are_counted_failures(http_server, tmp_path):
+    # KaoKore: a year of 10^12 does not fit the int32 column; the others build
+    urls = [http_server.add(f"/i/{i}.jpg", astronaut_face_crop(i)) for i in range(4)]
+    src = local_kaokore(tmp_path / "k", urls, tags="00000001.jpg:制作年=from 1000000000000\n")
+    rep = load_builder("kaokore", "urls", source=str(src)).build().build.report
+    assert rep["failed_by_reason"] == {"bad_value": 1} and rep["written"] == 3
+    assert rep["failures"][0]["id"] == "00000001" and "column year_from (int32)" in rep["failures"][0]["detail"]
+    # AAHQ: ids from the metadata that no key or file name can hold
+    items = json.loads((AAHQ_FIXTURES / "AAHQ-dataset.json").read_text())
+    keys = list(items)
+    items["顔.png"] = items.pop(keys[0])
+    items["....png"] = items.pop(keys[1])
+    for item in items.values():
+        fx = item.pop("_fixture")
+        item["image_url"] = http_server.mirror(item["image_url"], astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG"))
+    meta = http_server.add("/aahq/AAHQ-dataset.json", json.dumps(items).encode())
+    build = load_builder("aahq", "aligned", source=meta, size=64, fetch_retries=0).build().build
+    assert build.report["failed_by_reason"] == {"bad_id": 2} and build.num_rows() == len(items) - 2
+    assert {f["id"] for f in build.report["failures"]} == {"顔", "..."}
+
+
+def test_zero_records_is_an_error_naming_the_source(tmp_path):
+    src = local_kaokore(tmp_path / "empty", [])
+    with pytest.raises(SourceError, match=f"{src}.* lists no records"):
+        load_builder("kaokore", "urls", source=str(src)).build()
+
+
+def test_spelling_and_content_identity(http_server, tmp_path):
+    urls = [http_server.add(f"/i/{i}.jpg", astronaut_face_crop(i)) for i in range(3)]
+    src = local_kaokore(tmp_path / "k", urls)
+    base = load_builder("kaokore", "aligned").default_output_dir()
+    assert load_builder("kaokore", "aligned", size=256, image_format="jpeg", warp="fast").default_output_dir() == base
+    os.chdir(tmp_path)
+    assert (load_builder("kaokore", "urls", source="k").default_output_dir()
+            == load_builder("kaokore", "urls", source=str(src) + "/").default_output_dir()), "one place, one spelling"
+    assert load_builder("kaokore", "aligned", size=128).default_output_dir() != base
+
+    first = load_builder("kaokore", "urls", source=str(src)).build()
+    assert first.build.num_rows() == 3
+    # the local source is edited in place: the same command rebuilds from it (no stale rows, no "0 written")
+    local_kaokore(src, urls + [http_server.add("/i/3.jpg", astronaut_face_crop(3))])
+    again = load_builder("kaokore", "urls", source=str(src)).build()
+    assert again.redone and again.build.num_rows() == 4 and again.build.report["written"] == 4
+    same = load_builder("kaokore", "urls", source=str(src)).build()
+    assert not same.redone and same.build.meta["build_id"] == again.build.meta["build_id"]
+
+
+def test_optout_is_kept_through_the_caches(http_server, tmp_path):
+    url = http_server.add("/i/noai.jpg", astronaut_face_crop(1), kind="raw", headers={"X-Robots-Tag": "noai"})
+    ok = http_server.add("/i/ok.jpg", astronaut_face_crop(2))
+    src = local_kaokore(tmp_path / "k", [url, ok])
+    lax = load_builder("kaokore", "original", source=str(src), respect_optout=False).build().build
+    assert lax.report["written"] == 2
+    strict = load_builder("kaokore", "original", source=str(src)).build().build
+    assert strict.folder != lax.folder
+    assert strict.report["failed_by_reason"] == {"opted_out": 1} and strict.num_rows() == 1
+
+
+def test_readers_open_a_build_offline_and_name_the_command_when_missing(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404"})
+    b = load_builder("kaokore", "original", source=src, max_records=4, fetch_retries=0)
+    with pytest.raises(NotBuilt, match=r"run `artface build kaokore --config original --source http://127\.0\.0\.1:\d+/meta "
+                                       r"--set max_records=4 --set fetch_retries=0`|run `artface build kaokore --config original"):
+        Build.find(b)
+    built = b.build().build
+    http_server.stop()  # no network at all from here on
+    opened = Build.open(built.folder)
+    assert opened.options["max_records"] == 4 and opened.kind.pixels and opened.features == b.info.features
+    assert opened.report["failed_by_reason"] == {"http_404": 1}
+    stats = export(opened, "webdataset", tmp_path / "wds")
+    assert sum(s["samples"] for s in stats["splits"].values()) == opened.num_rows()
+    plain = datasets.load_dataset(str(built.folder))  # no artface needed to read it
+    assert sorted(plain) == sorted(opened.splits) and plain["train"].features == opened.features
