@@ -118,3 +118,18 @@ def test_readers_open_a_build_offline_and_name_the_command_when_missing(http_ser
     assert sum(s["samples"] for s in stats["splits"].values()) == opened.num_rows()
     plain = datasets.load_dataset(str(built.folder))  # no artface needed to read it
     assert sorted(plain) == sorted(opened.splits) and plain["train"].features == opened.features
+
+
+def test_a_build_stopped_by_no_record_names_its_cause(tmp_path, monkeypatch):
+    from artface.build import BuildStopped
+    from artface.builders.kaokore.builder import KaoKore
+
+    src = local_kaokore(tmp_path / "k", ["https://example.org/iiif/a/full/256,256/0/default.jpg"])
+
+    def disk_full(self, rec, out=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(KaoKore, "make_row", disk_full)  # what the writer meets when the disk is full
+    with pytest.raises(BuildStopped, match="the build stopped: OSError: .*No space left on device"):
+        load_builder("kaokore", "urls", source=str(src)).build()
+    assert not list((Path(os.environ["ARTFACE_OUT"]) / "kaokore").glob("*/artface_build.json")), "nothing half-made is a build"
