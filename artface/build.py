@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -253,6 +254,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
         announce()
     kept = builder.kept_failures(retry_failed)
     staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    t0 = time.perf_counter()
     try:
         if engine == "ray":
             from .engine import write_rows_ray
@@ -266,6 +268,8 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
             splits = _name_rows(staging, builder.DATASET_NAME)
             report = builder.report()
         report["kept_from_last_run"] = dict(kept)
+        report["seconds"] = round(time.perf_counter() - t0, 3)
+        report["img_per_s"] = round(report["written"] / report["seconds"], 2) if report["seconds"] and kind_of(builder.config.kind).fetches else None
         extra = builder.build_extra()
         return BuildResult(finish(staging, out, builder, splits, report, extra), True, kept)
     finally:

@@ -17,7 +17,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from .hub_facts import TASK_CATEGORIES
 from .kinds import kind as kind_of
 from .licenses import HUB_LICENSE_IDS, LicensePolicy
-from .schema import FIELD_DOCS
+from .schema import FIELD_DOCS, QUALITY
 
 GATE_FIELDS = {"Name": "text", "Affiliation": "text", "I agree to use this dataset for non-commercial use ONLY": "checkbox"}
 
@@ -153,11 +153,15 @@ def quality_table(entries: dict[str, dict]) -> str:
     rows = [(n, e["quality"]) for n, e in entries.items() if e.get("quality")]
     if not rows:
         return "No config holds detected faces or points to measure."
-    cols = sorted({c for _, q in rows for c in q}, key=["det_score", "eye_distance", "face_size", "yaw", "roll", "blur"].index)
+    cols = [c for c in QUALITY if any(c in q for _, q in rows)]
     out = ["Percentiles 5 / 50 / 95 of the quality columns, to choose filtering thresholds (see Fields):", "",
            "| config | " + " | ".join(f"`{c}`" for c in cols) + " |", "|---|" + "---|" * len(cols)]
     for name, q in rows:
         out.append(f"| `{name}` | " + " | ".join(" / ".join(f"{v:g}" for v in q[c]) if c in q else "-" for c in cols) + " |")
+    for name, e in entries.items():  # pixel configs: the histograms and label counts as pictures
+        for rel in e.get("charts") or []:
+            what = "quality histograms" if rel.endswith("-quality.png") else "label counts (written / failed / kept as crop)"
+            out += ["", f"![{what}, config {name}]({rel})"]
     return "\n".join(out)
 
 

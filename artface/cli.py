@@ -1,4 +1,4 @@
-"""Command line: artface demo | list | info | build | publish | export | validate | cache | doctor.
+"""Command line: artface demo | list | info | build | show | publish | export | dedup | validate | cache | doctor.
 
 Errors artface raises on purpose (``artface.errors.ArtfaceError``) print one line and exit with
 their code; anything else prints one line too and keeps its traceback for ``--debug``.
@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   artface info kaokore
   artface build kaokore --config aligned --set size=256 --num-proc 2
   artface build metfaces --config aligned --source ~/metfaces/
+  artface show kaokore --config aligned --set size=256          # look before you publish
   artface publish kaokore --config urls --to hf://datasets/my-org/kaokore --dry-run
   artface export kaokore --config aligned --set size=256 --format webdataset --out shards/
   artface cache clean kaokore
@@ -226,6 +227,26 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .build import Build
+    from .builders import load_builder
+    from .show import show
+
+    _quiet_datasets()
+    build = Build.open(args.build) if args.build else Build.find(load_builder(args.name, args.config, **_options(args)))
+    index = show(build, args.out, dedup=args.dedup)
+    print(f"{build.dataset_name}/{build.config_name}: {index}")
+    if args.serve:
+        import functools
+        import http.server
+
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(index.parent))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
+            print(f"serving on http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+            httpd.serve_forever()
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
@@ -358,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--max-records", type=int, default=None, help="per split: a sample")
     dd.add_argument("--threshold", type=int, default=32, help="max distance (bits of 128) of a pair (benchmarks/bench_dedup.py)")
     dd.add_argument("--out", required=True, help="report folder")
+
+    sh = cmd("show", "a page to look at a finished build before publishing: summary, gallery with landmarks, "
+                     "failures, label and quality plots (self-contained, offline)", _cmd_show)
+    _dataset_args(sh)
+    sh.add_argument("--build", default=None, metavar="FOLDER", help="a build folder to show (instead of NAME's options)")
+    sh.add_argument("--out", default=None, help="page folder (default: <build folder>/show)")
+    sh.add_argument("--dedup", default=None, metavar="DIR", help="an `artface dedup --out` folder: show its closest pairs")
+    sh.add_argument("--serve", action="store_true", help="serve the page on 127.0.0.1 and print the URL")
+    sh.add_argument("--port", type=int, default=0, help="--serve: the port (default: any free one)")
 
     v = cmd("validate", "check a published folder or repo as the Hub would read it", _cmd_validate)
     v.add_argument("dest", help="folder or hf://datasets/ORG/NAME")

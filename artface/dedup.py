@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 #: within 32 of its original, the closest distinct pictures 44 apart. Aligned faces of different people
 #: share their layout and may be closer than distinct pictures: check the contact sheet.
 THRESHOLD = 32
+BUILDS_NAME = "builds.json"  # dataset -> build folder, so that `artface show --dedup` can find both images
 
 
 def _bits(h) -> np.uint64:
@@ -120,21 +121,31 @@ def report(items: list[Item], hashes: np.ndarray, images: list[bytes], out: Path
                "by_dataset": dict(Counter(it.dataset for it in items))}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if len(d):
-        contact_sheet([(images[a], images[b], int(dist)) for a, b, dist in zip(i[:24], j[:24], d[:24])]).save(out / "contact_sheet.png")
+        name = lambda k: f"{items[k].dataset}/{items[k].id} ({items[k].split})"[:44]  # noqa: E731
+        contact_sheet([(images[a], images[b], int(dist)) for a, b, dist in zip(i[:24], j[:24], d[:24])],
+                      labels=[(name(a), name(b)) for a, b in zip(i[:24], j[:24])]).save(out / "contact_sheet.png")
     return summary
 
 
-def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128) -> Image.Image:
-    """The closest pairs side by side, one pair per row, for a person to check."""
-    from PIL import ImageDraw
+def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128,
+                  labels: list[tuple[str, str]] | None = None) -> Image.Image:
+    """The closest pairs side by side, one pair per row, each image labelled (dataset/id, split) and
+    the pair's distance, for a person to check."""
+    from PIL import ImageDraw, ImageFont
 
-    sheet = Image.new("RGB", (cell * 2 + 60, cell * len(pairs)), "white")
+    font = ImageFont.load_default(size=12)
+    text_w = 300 if labels else 60
+    sheet = Image.new("RGB", (cell * 2 + text_w, cell * len(pairs)), "white")
     draw = ImageDraw.Draw(sheet)
     for r, (a, b, dist) in enumerate(pairs):
         for c, data in enumerate((a, b)):
             with Image.open(io.BytesIO(data)) as im:
                 sheet.paste(im.convert("RGB").resize((cell, cell)), (c * cell, r * cell))
-        draw.text((cell * 2 + 6, r * cell + cell // 2 - 6), f"d={dist}", fill="black")
+        y = r * cell + 8
+        draw.text((cell * 2 + 8, y), f"distance {dist} of 128 bits", fill="black", font=font)
+        if labels:
+            draw.text((cell * 2 + 8, y + 22), f"left:  {labels[r][0]}", fill="black", font=font)
+            draw.text((cell * 2 + 8, y + 40), f"right: {labels[r][1]}", fill="black", font=font)
     return sheet
 
 
@@ -168,4 +179,6 @@ def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray, lis
 def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
     """Near-duplicates across finished builds; writes the report to ``out``."""
     items, hashes, images = collect(builds, workers)
-    return report(items, hashes, images, Path(out), threshold)
+    summary = report(items, hashes, images, Path(out), threshold)
+    (Path(out) / BUILDS_NAME).write_text(json.dumps({b.dataset_name: str(b.folder) for b in builds}, indent=1))
+    return summary

@@ -32,7 +32,7 @@ from .errors import ArtfaceError
 from .licenses import PublishRefused, check_publish
 from .build import Build, run_build
 from .kinds import kind as kind_of
-from .schema import GEOMETRY
+from .schema import GEOMETRY, QUALITY
 from .swap import replace_dir
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,6 @@ def union_members_table(report: dict, with_pixels: list[str]) -> str:
     return "\n".join(rows)
 
 
-QUALITY = ("det_score", "eye_distance", "face_size", "yaw", "roll", "blur")
-
-
 def quality_quantiles(dsd: datasets.DatasetDict) -> dict[str, list[float]]:
     """5th, 50th and 95th percentiles of each quality column over all splits (for the card)."""
     out = {}
@@ -196,7 +193,18 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     first = next(iter(dsd.values()))
     quality = quality_quantiles(dsd)
     preview_rel = None
-    if mode == "processed":
+    chart_files: list[str] = []
+    if mode == "processed":  # pictures of the data only where the data's pixels are published too
+        from . import charts
+
+        (out / "assets").mkdir(exist_ok=True)
+        drawn = [(f"assets/{hub_config}-labels-{i}.png", img) for i, (_, img) in enumerate(charts.label_charts(build))]
+        q = charts.quality_chart(build, QUALITY)
+        drawn += [(f"assets/{hub_config}-quality.png", q)] if q is not None else []
+        for rel, img in drawn:
+            img.save(out / rel, optimize=False)
+            chart_files.append(rel)
+            files.append(rel)
         prov = report["provenance"]
         with_pixels = next((ds for ds in dsd.values() if ds.data.column("image").null_count < len(ds)), first)
         preview = preview_image(with_pixels, k.aligns, prov.get("size"), prov.get("recipe"))
@@ -221,6 +229,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "quality": quality,
         "members_table": members_table,
         "preview": preview_rel,
+        "charts": chart_files,
         "build": {
             "artface_version": __version__,
             "built_at": report.get("built_at") or _dt.date.today().isoformat(),

@@ -26,7 +26,7 @@ COUNTS = ("total", "written", "failed", "pending")
 
 def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
                 settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None,
-                invalid: Iterable[tuple[Record, Failure]] = ()) -> dict:
+                invalid: Iterable[tuple[Record, Failure]] = (), label_columns: tuple[str, ...] = ()) -> dict:
     """Counts and provenance of a build, from the records and their outcomes in the store.
 
     ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
@@ -41,7 +41,7 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
         s["total"] += 1
         s["failed"] += 1
         s["failed_by_reason"][fail.reason] += 1
-        failures.append({**asdict(fail), "split": rec.split})
+        failures.append({**asdict(fail), "split": rec.split, "labels": _labels(rec, label_columns)})
     for rec in records:
         s = splits.setdefault(rec.split, {**{k: 0 for k in COUNTS}, "failed_by_reason": Counter()})
         s["total"] += 1
@@ -53,7 +53,7 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
         s[state] += 1
         if state == "failed":
             s["failed_by_reason"][info["reason"]] += 1  # type: ignore[index]
-            failures.append({**info, "split": rec.split})  # type: ignore[dict-item]
+            failures.append({**info, "split": rec.split, "labels": _labels(rec, label_columns)})  # type: ignore[dict-item]
         elif state == "written":
             src = info.get("points_source") or "none"  # type: ignore[union-attr]
             points[src] += 1
@@ -84,6 +84,11 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
             **settings,
         },
     }
+
+
+def _labels(rec: Record, columns: tuple[str, ...]) -> dict:
+    """The record's label values, so that what a build lost can be counted per label (the bias view)."""
+    return {c: rec.fields.get(c) for c in columns if c in rec.fields}
 
 
 def write_report(folder: str | Path, report: dict, previous: dict | None = None) -> Path:

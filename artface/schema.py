@@ -34,6 +34,7 @@ class Column:
     default: Any = None  # value when nothing sets it
     pixels_only: bool = False  # only in configs that hold pixels
     geometry: bool = False  # set by the pixel pipeline / the given landmarks
+    quality: bool = False  # a per-face quality measure (card percentiles and histograms, show's filters)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -47,7 +48,7 @@ COLUMNS: tuple[Column, ...] = (
     # a struct, not a float list: the Hub labels any top-level float32 list column "timeseries"
     Column("bbox", lambda: {k: datasets.Value("float32") for k in BOX_KEYS}, "face box {x0, y0, x1, y1} in source pixels",
            geometry=True),
-    Column("det_score", lambda: datasets.Value("float32"), "detector confidence (null for upstream landmarks)", geometry=True),
+    Column("det_score", lambda: datasets.Value("float32"), "detector confidence (null for upstream landmarks)", geometry=True, quality=True),
     Column("kps5", lambda: point_list(5), "5 key points (left eye, right eye, nose, mouth left, mouth right; viewer's "
                                           "left/right) in source pixels", geometry=True),
     Column("landmarks68", lambda: point_list(68), "68 iBUG landmarks in source pixels (null when no 68-point model ran "
@@ -55,19 +56,20 @@ COLUMNS: tuple[Column, ...] = (
     Column("landmarks_source", _string, "where the points come from: upstream, or the detector (+ landmark model) that ran",
            geometry=True),
     Column("eye_distance", lambda: datasets.Value("float32"), "distance between the eye centres, source pixels (quality)",
-           geometry=True),
-    Column("face_size", lambda: datasets.Value("float32"), "long side of the face box, source pixels (quality)", geometry=True),
+           geometry=True, quality=True),
+    Column("face_size", lambda: datasets.Value("float32"), "long side of the face box, source pixels (quality)", geometry=True, quality=True),
     Column("yaw", lambda: datasets.Value("float32"), "head turn estimated from the points, degrees: 0 frontal, +/-90 profile "
-                                                       "(quality)", geometry=True),
-    Column("roll", lambda: datasets.Value("float32"), "eye-line angle, degrees (quality)", geometry=True),
+                                                       "(quality)", geometry=True, quality=True),
+    Column("roll", lambda: datasets.Value("float32"), "eye-line angle, degrees (quality)", geometry=True, quality=True),
     Column("blur", lambda: datasets.Value("float32"), "variance of the Laplacian of the aligned face at 256 px; lower is "
-                                                        "blurrier (quality; aligned configs)", geometry=True),
+                                                        "blurrier (quality; aligned configs)", geometry=True, quality=True),
     Column("captions", lambda: datasets.List(_string()), "text descriptions built from labels and metadata", default=()),
     Column("license", _string, "license of the record"),
     Column("attribution", _string, "attribution line to show with the record"),
 )
 FIELD_DOCS: dict[str, str] = {c.name: c.doc for c in COLUMNS}
 GEOMETRY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.geometry)
+QUALITY: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.quality)
 
 
 def columns(kind: str) -> tuple[Column, ...]:

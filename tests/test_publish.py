@@ -127,6 +127,9 @@ def test_metfaces_both_modes_in_one_repo(http_server, tmp_path):
     assert "license: cc-by-nc-2.0" in card and "assets/aligned-preview.png" in card
     assert "extra_gated_prompt" not in card, "a folder is not gated: the card does not claim it"
     assert not (dest / "assets" / "urls-preview.png").exists(), "no blank-canvas preview for URL-only data"
+    charts = sorted(p.name for p in (dest / "assets").glob("aligned-*.png") if p.name != "aligned-preview.png")
+    assert "aligned-quality.png" in charts and all(f"(assets/{c})" in card for c in charts), "pixel configs: charts in the card"
+    assert not list((dest / "assets").glob("urls-*")), "URL-only configs stay image-free"
     assert meta["configs"]["aligned"]["build"]["detector"] is None  # upstream landmarks
     assert (dest / "aligned" / "train-00000-of-00001.parquet").is_file() and (dest / "assets" / "aligned-preview.png").is_file()
     pf = pq.ParquetFile(dest / "aligned" / "train-00000-of-00001.parquet")

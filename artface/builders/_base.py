@@ -185,7 +185,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     ANNOTATIONS_CREATORS: tuple[str, ...] = ("machine-generated",)
     TAGS: tuple[str, ...] = ()
     PAPERS: dict[str, str] = {}  # arXiv id -> title: the Hub links a dataset to papers cited by arXiv URL
-    SOURCE_IS_API: dict[str, str] = {}  # config -> root of the public API it reads by default (instead of SOURCE)
+    SOURCE_IS_API: dict[str, str] = {}
+    LABEL_COLUMNS: tuple[str, ...] = ()  # text columns counted like labels in the bias view (besides ClassLabels)  # config -> root of the public API it reads by default (instead of SOURCE)
     #: what each option means (``artface info``); a dataset adds its own with {**ArtfaceBuilder.OPTION_HELP, ...}
     OPTION_HELP: dict[str, str] = {
         "source": "upstream: a local folder or file, or an http(s) URL (default: the dataset's upstream)",
@@ -432,10 +433,15 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         api_root = self.SOURCE_IS_API.get(c.name)
         public = public_url(c.source or api_root) if api_root else self.source().public()
         rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped),
-                          self.invalid)
+                          self.invalid, self.label_columns())
         if k.fetches:
             rep["work_dir"] = str(self.work_dir())
         return rep
+
+    def label_columns(self) -> tuple[str, ...]:
+        """Columns a reader counts rows by (the bias view): the ClassLabels, then ``LABEL_COLUMNS``."""
+        labels = [k for k, f in self.info.features.items() if isinstance(f, datasets.ClassLabel)]
+        return (*labels, *(c for c in self.LABEL_COLUMNS if c in self.info.features and c not in labels))
 
     # -- a build run (artface.build.run_build drives these) ---------------------------------------
     def prepare_run(self, retry_failed: bool = False) -> None:

@@ -159,6 +159,7 @@ class KaoKore(ArtfaceBuilder):
     SOURCE_DATASETS = ("extended|rois-codh/kaokore",)
     ANNOTATIONS_CREATORS = ("expert-generated",)
     TAGS = ("japanese-art", "picture-scrolls")
+    LABEL_COLUMNS = ("face_direction",)  # KaoKore's 向き tag: what a detector loses is mostly non-frontal
     PAPERS = {"2002.08595": "KaoKore: A Pre-modern Japanese Art Facial Expression Dataset"}
     OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP,
                    "dataset_version": "KaoKore version: 1.0 | 1.1 | 1.2 | 1.3",

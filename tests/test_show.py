@@ -1,0 +1,120 @@
+"""`artface show` in a real browser: Debian's chromium, headless, driven by Playwright.
+
+A small KaoKore `aligned` build with failures of three reasons (404, corrupt image, no face) and a
+hostile tag, the page made by the command line, opened from disk with no server: no console errors,
+every image loads, the gallery and failure counts are the report's, filters change what is shown,
+a row opens all its columns, and third-party text stays text.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from artface.build import Build
+from artface.testing.images import astronaut_face_crop, blank
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "Debian's chromium is not installed (.ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must test the page, never skip it
+        pytest.skip(message)
+    return path
+
+
+HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><b>bold</b>'
+
+
+def make_build(server, root: Path) -> tuple[str, Path]:
+    urls, labels, tags = [], ["image,gender,status,set"], []
+    for i in range(10):
+        path = f"/iiif/{i}.tif/0,0,256,256/256,256/0/default.jpg"
+        if i == 3:
+            urls.append(server.add(path, kind="status", status=404))
+        elif i == 5:
+            urls.append(server.add(path, b"\xff\xd8\xff\xe0 not a jpeg"))
+        elif i == 7:
+            urls.append(server.add(path, blank()))
+        else:
+            urls.append(server.add(path, astronaut_face_crop(i)))
+        labels.append(f"{i:08d}.jpg,{i % 2},{i % 4},{'test' if i >= 8 else 'train'}")
+        tags.append(f"{i:08d}.jpg:原典={HOSTILE if i == 1 else 'scroll'};向き={'横' if i % 3 else '正面'}")
+    root.mkdir(parents=True)
+    (root / "urls.txt").write_text("\n".join(urls) + "\n")
+    (root / "labels.csv").write_text("\n".join(labels) + "\n")
+    (root / "original_tags.txt").write_text("\n".join(tags) + "\n")
+    return str(root), root
+
+
+def test_show_page_in_a_real_browser(http_server, tmp_path):
+    exe = chromium()
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    src, _ = make_build(http_server, tmp_path / "src")
+    cli = [sys.executable, "-m", "artface.cli"]
+    opts = ["kaokore", "--config", "aligned", "--source", src, "--set", "size=96", "--set", "fetch_retries=0"]
+    built = subprocess.run([*cli, "build", *opts], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    res = subprocess.run([*cli, "show", *opts], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    index = Path(res.stdout.strip().rsplit(": ", 1)[1])
+    assert index.is_file() and index.name == "index.html"
+    build = Build.open(index.parent.parent)
+    rep = build.report
+    assert rep["failed_by_reason"] == {"http_404": 1, "corrupt_image": 1, "no_face": 1} and rep["written"] == 7
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        # every image loads (lazy ones made eager first), none from the network
+        page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        page.wait_for_function("[...document.images].every(i => i.complete)")
+        broken = page.evaluate("[...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.src)")
+        assert not broken, broken
+        srcs = page.evaluate("[...document.images].map(i => i.src)")
+        assert srcs and all(s.startswith("file://") for s in srcs)
+        # the counts are the report's
+        assert page.text_content("#gallery-count").startswith(f"{rep['written']} of {rep['written']} faces")
+        assert page.locator("#grid .card").count() == rep["written"]
+        assert page.locator("#failure-list .card").count() == rep["failed"]
+        assert {page.get_attribute(f"#failure-list .card >> nth={k}", "data-failure") for k in range(3)} == \
+            {f["id"] for f in rep["failures"]}
+        assert page.locator("#chart-list img").count() >= 2
+        # a filter changes what is shown
+        page.select_option("#f-split", "test")
+        test_rows = build.num_rows("test")
+        assert page.text_content("#gallery-count").startswith(f"{test_rows} of {rep['written']}")
+        assert page.locator("#grid .card").count() == test_rows
+        page.select_option("#f-split", "")
+        page.select_option("#f-label-face_direction", "side")
+        side = sum(1 for r in build.dataset("train").to_list() + build.dataset("test").to_list() if r["face_direction"] == "side")
+        assert page.locator("#grid .card").count() == side
+        page.select_option("#f-label-face_direction", "")
+        # a row opens all its columns
+        page.click("#grid .card >> nth=0")
+        page.wait_for_selector("#row-dialog[open]")
+        shown = page.text_content("#row-table")
+        for col in ("landmarks_source", "kps5", "image_url", "caption_en"):
+            assert col in shown
+        page.click("#row-dialog button")
+        # third-party text stays text
+        assert page.title() != "pwned" and page.locator("#grid b").count() == 0
+        assert HOSTILE in page.text_content("#grid")
+        page.screenshot(path=str(tmp_path / "show.png"), full_page=True)
+        browser.close()
+    assert not errors, errors
+    data = (index.parent / "data.js").read_text()
+    assert "</script" not in data.lower(), "no string can end the data script"
+    assert json.loads(data.split("=", 1)[1].rstrip().rstrip(";"))["summary"]["written"] == rep["written"]
