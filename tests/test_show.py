@@ -118,3 +118,32 @@ def test_show_page_in_a_real_browser(http_server, tmp_path):
     data = (index.parent / "data.js").read_text()
     assert "</script" not in data.lower(), "no string can end the data script"
     assert json.loads(data.split("=", 1)[1].rstrip().rstrip(";"))["summary"]["written"] == rep["written"]
+
+
+def test_show_pairs_from_dedup_and_url_only_thumbnails_from_the_fetch_cache(http_server, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from artface.builders import load_builder
+    from artface.dedup import dedup
+    from artface.show import show
+
+    src, root = make_build(http_server, tmp_path / "src")
+    # a planted copy: record 9 is record 0 re-encoded
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(astronaut_face_crop(0))).save(buf, "JPEG", quality=60)
+    http_server.add("/iiif/9.tif/0,0,256,256/256,256/0/default.jpg", buf.getvalue())
+    original = load_builder("kaokore", "original", source=src, fetch_retries=0).build().build
+    dedup([original], tmp_path / "dd")
+    index = show(original, tmp_path / "page", dedup=tmp_path / "dd")
+    data = json.loads((index.parent / "data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    pairs = {tuple(sorted((p["a"]["id"], p["b"]["id"]))): p for p in data["dups"]["pairs"]}
+    assert ("00000000", "00000009") in pairs
+    pair = pairs[("00000000", "00000009")]
+    assert {pair["a"]["split"], pair["b"]["split"]} == {"train", "test"} and all((index.parent / pair[s]["t"]).is_file() for s in "ab")
+    # URL-only: no pixels in the build, thumbnails only from what this machine fetched (never from the network)
+    urls = load_builder("kaokore", "urls", source=src).build().build
+    index = show(urls, tmp_path / "urls-page")
+    rows = json.loads((index.parent / "data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))["rows"]
+    assert {r["id"] for r in rows if r["t"]} == {f"{i:08d}" for i in (0, 1, 2, 4, 6, 7, 8, 9)}, "fetched by the original build"
