@@ -5,6 +5,7 @@ dataset folder's ``card.md`` with sections generated from each published config'
 """
 from __future__ import annotations
 
+import html
 import string
 from pathlib import Path
 
@@ -90,11 +91,18 @@ def configs_table(entries: dict[str, dict], default: str) -> str:
         src = b.get("source") or "local"
         src = "the upstream files as downloaded by the publisher" if src == "local" else src
         what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and kind_of(e["kind"]).pixels else "")
-        rows.append(f"| `{name}`{' (default)' if name == default else ''} | {what} | {holds(e)} | {splits} | {whole} | {src} |")
+        rows.append(f"| `{name}`{' (default)' if name == default else ''} | {md_cell(what)} | {holds(e)} | {splits} | {whole} "
+                    f"| {md_cell(src)} |")
     return "\n".join(rows)
 
 
-def how_to_load(repo_id: str, entries: dict[str, dict], default: str, dataset: str) -> str:
+def md_cell(text: object) -> str:
+    """Text from outside artface (a source URL, metadata) as inert Markdown table-cell text: no HTML
+    tag can open, no pipe can end the cell."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def how_to_load(repo_id: str, entries: dict[str, dict], default: str, dataset: str, pixel_config: str = "aligned") -> str:
     parts = ["```python", "from datasets import load_dataset", ""]
     for name, e in entries.items():
         split = next(iter(e["splits"]))
@@ -105,13 +113,17 @@ def how_to_load(repo_id: str, entries: dict[str, dict], default: str, dataset: s
     if url_only:
         parts += ["", f"URL-only configs ({', '.join(f'`{n}`' for n in url_only)}) hold no pixels. The Hub page shows the "
                   "`image_url` column as thumbnails. To fetch the images yourself, respecting the hosts' terms:", "",
-                  "```python", "import io, httpx", "from PIL import Image", "",
-                  "def with_image(row):", '    r = httpx.get(row["image_url"], timeout=30, follow_redirects=True)',
-                  '    row["image"] = Image.open(io.BytesIO(r.content)) if r.status_code == 200 else None', "    return row", "",
+                  "```python", "import io, urllib.request", "from PIL import Image", "",
+                  "def with_image(row):  # the standard library only: datasets installs no HTTP client of its own",
+                  "    try:",
+                  '        with urllib.request.urlopen(row["image_url"], timeout=30) as r:',
+                  '            row["image"] = Image.open(io.BytesIO(r.read()))',
+                  "    except OSError:",
+                  '        row["image"] = None', "    return row", "",
                   f'ds = load_dataset("{repo_id}", "{url_only[0]}", split="{next(iter(entries[url_only[0]]["splits"]))}").map(with_image)',
                   "```", "",
                   f"or build them locally with retries, a failure report and the FFHQ alignment: `pip install artface` then "
-                  f"`artface build {dataset} --config aligned` (`img2dataset` works on the parquet shards too: "
+                  f"`artface build {dataset} --config {pixel_config}` (`img2dataset` works on the parquet shards too: "
                   "`--input_format parquet --url_col image_url`)."]
     return "\n".join(parts)
 
@@ -213,17 +225,19 @@ def card_data(policy: LicensePolicy, meta: dict, entries: dict[str, dict], defau
 
 def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entries: dict[str, dict], default: str,
                 citation: str, field_docs: dict[str, str], repo_id: str, dataset: str, papers: dict[str, str],
-                gated: bool) -> str:
+                gated: bool, pixel_config: str = "aligned") -> str:
     """README.md text: YAML front matter + the dataset folder's card.md with generated sections."""
     template = string.Template((folder / "card.md").read_text())
     preview = entries[default].get("preview") or next((e["preview"] for e in entries.values() if e.get("preview")), None)
     license_line = f"`{policy.hub_license}`" + (f" ([{policy.license_name}]({policy.license_link}))" if policy.hub_license == "other" else "")
     access = ("Access is gated: you agree to the terms above (non-commercial use) before downloading."
-              if gated else ("Non-commercial use only." if policy.gated else ""))
+              if gated else ("Non-commercial use only." if policy.non_commercial else ""))
+    if policy.non_commercial and policy.gated_prompt:
+        access += f" {policy.gated_prompt}"
     body = template.safe_substitute(
         contents=contents_text(entries, policy),
         configs_table=configs_table(entries, default),
-        how_to_load=how_to_load(repo_id, entries, default, dataset),
+        how_to_load=how_to_load(repo_id, entries, default, dataset, pixel_config),
         fields_table=fields_table(entries, field_docs),
         build_table=build_table(entries),
         failures=failures_text(entries),

@@ -202,7 +202,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     stats = export(Build.find(builder), args.format, args.out, samples_per_shard=args.samples_per_shard)
     for split, s in stats["splits"].items():
         print(f"  {split:11s} {s['samples']:6d} samples of {s['records']} records ({s['success_rate']:.1%})")
-    print(f"{args.format}: {len(stats['shards'])} shard(s) in {args.out} (stats.json)")
+    print(f"{args.format}: {len(stats['shards'])} shard(s) in {args.out} (statistics in {args.out}/__stats__/)")
     return 0
 
 

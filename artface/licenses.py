@@ -6,7 +6,7 @@ allowed or refused.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ArtfaceError
 from .hub_facts import LICENSE_IDS as HUB_LICENSE_IDS
@@ -27,6 +27,11 @@ class LicensePolicy:
     private_modes: tuple[str, ...] = ("urls", "processed")  # allowed with --private
     cautions: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def non_commercial(self) -> bool:
+        """Terms that restrict commercial use (an NC license, or gated non-commercial data)."""
+        return self.gated or "-nc" in self.hub_license
+
     def __post_init__(self) -> None:
         if self.hub_license not in HUB_LICENSE_IDS:
             raise ValueError(f"{self.dataset}: {self.hub_license!r} is not a Hub license id")
@@ -38,6 +43,19 @@ class PublishRefused(ArtfaceError, PermissionError):
     """The license policy (or the destination's visibility) does not allow this publish."""
 
     exit_code = 2
+
+
+def union_policy(base: LicensePolicy, members: dict[str, LicensePolicy]) -> LicensePolicy:
+    """The terms of a repo that holds rows of several datasets: the strictest member's. Any member
+    whose terms restrict commercial use or need gating makes the repo gated, with that member's
+    notice, so its rows carry the same terms in the union as in its own repo."""
+    strict = {m: p for m, p in members.items() if p.non_commercial}
+    if not strict:
+        return base
+    notices = " ".join(f"Rows of {m} ({p.hub_license}): {p.gated_prompt or 'non-commercial use only.'}"
+                       for m, p in strict.items())
+    return replace(base, gated=True, gated_prompt=f"This corpus includes rows under non-commercial terms. {notices}",
+                   reason=f"{base.reason}; members with non-commercial terms ({', '.join(strict)}) make the repo gated")
 
 
 def check_publish(policy: LicensePolicy, mode: str, private: bool) -> None:

@@ -178,8 +178,17 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             dsd = datasets.DatasetDict({s: ds.map(lambda r: {"image": None} if r["dataset"] in drop else {},
                                                   features=ds.features) for s, ds in dsd.items()})
         members_table = union_members_table(report, keep if mode == "processed" else [])
+    if mode == "processed" and "image" in next(iter(dsd.values())).column_names:  # the repo opens on pixels
+        dsd = datasets.DatasetDict(sorted(dsd.items(), key=lambda kv: kv[1].data.column("image").null_count == len(kv[1])))
     if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
+    if mode == "urls":  # URL-only means URLs: a row that names no image would publish nothing of it
+        missing = sum(ds.data.column("image_url").null_count for ds in dsd.values())
+        if missing:
+            total = sum(len(ds) for ds in dsd.values())
+            raise PublishRefused(f"{name}/{builder.config.name}: {missing} of {total} rows have no public http(s) image_url, "
+                                 f"so a URL-only publish would not say where their images are. Publish a config whose "
+                                 f"source has image URLs, or with --mode processed where the license allows it.")
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
     hub_config = builder.config.name if (mode == "processed" or not k.pixels) else f"{builder.config.name}-urls"
     existing = _read_existing_meta(dest)
@@ -249,12 +258,15 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             "skipped": report.get("skipped", {}),
         },
     }
-    default = default_config(entries, existing.get("default"), cls.POLICY)
+    policy = builder.repo_policy()
+    default = default_config(entries, existing.get("default"), policy)
     repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else f"<your-org>/{Path(dest).name}"
     meta = cls.card_meta()
-    data = card_data(cls.POLICY, meta, entries, default, gated)
-    readme = render_card(cls.FOLDER, cls.POLICY, data, entries, default, cls.citation(), cls.FIELD_DOCS, repo_id, name,
-                         dict(cls.PAPERS), gated)
+    data = card_data(policy, meta, entries, default, gated)
+    pixel_config = next((c.name for c in cls.BUILDER_CONFIGS if kind_of(c.kind).aligns),
+                        next((c.name for c in cls.BUILDER_CONFIGS if kind_of(c.kind).pixels), builder.config.name))
+    readme = render_card(cls.FOLDER, policy, data, entries, default, cls.citation(), cls.FIELD_DOCS, repo_id, name,
+                         dict(cls.PAPERS), gated, pixel_config)
     (out / "README.md").write_text(readme)
     (out / META_NAME).write_text(json.dumps({"dataset": name, "default": default, "configs": entries}, indent=1, ensure_ascii=False))
     return hub_config, entries[hub_config]
@@ -392,10 +404,16 @@ def publish(name: str, config: str | None = None, mode: str = "urls", to: str | 
     probe = load_builder(name, config, **options)  # options checked before any network or disk work
     if hasattr(cls, "check_members"):
         cls.check_members(probe.config.members, mode, private)  # a member that blocks the mode says so now
+    policy = probe.repo_policy()  # a union's: the strictest member's terms
     repo_id = dest[len(HUB_PREFIX):].strip("/") if dest.startswith(HUB_PREFIX) else None
+    hub_only = [flag for flag, on in (("--create-pr", create_pr), ("--revision", revision), ("--make-private", make_private),
+                                      ("--commit-message", commit_message)) if on]
+    if hub_only and not repo_id:
+        raise ArtfaceError(f"{', '.join(hub_only)} only apply to a Hub destination (--to hf://datasets/ORG/NAME), "
+                           f"not to the folder {dest}")
     if repo_id and not dry_run:  # token, destination, visibility and gating before anything is built
-        prepare_hub_repo(repo_id, private, cls.POLICY.gated, make_private)
-    gated = bool(repo_id) and cls.POLICY.gated
+        prepare_hub_repo(repo_id, private, policy.gated, make_private)
+    gated = bool(repo_id) and policy.gated
     _clean_stale_staging()
     with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         staged = Path(tmp)

@@ -61,6 +61,10 @@ def validate(dest: str) -> list[str]:
                         diff = sorted(set(got) ^ set(info.features)) or [k for k in got if got[k] != info.features.get(k)]
                         problems.append(f"{rel}: parquet schema differs from dataset_info features ({diff})")
                     rows += pf.metadata.num_rows
+                    if "image" not in got and "image_url" in got:  # URL-only: every row must name its image
+                        missing = pf.read(columns=["image_url"]).column(0).null_count
+                        if missing:
+                            problems.append(f"{rel}: URL-only, but {missing} of {pf.metadata.num_rows} rows have no image_url")
                     md = pf.metadata
                     if any(not md.row_group(i).column(j).has_offset_index
                            for i in range(md.num_row_groups) for j in range(md.num_columns)):

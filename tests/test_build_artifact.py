@@ -133,3 +133,35 @@ def test_a_build_stopped_by_no_record_names_its_cause(tmp_path, monkeypatch):
     with pytest.raises(BuildStopped, match="the build stopped: OSError: .*No space left on device"):
         load_builder("kaokore", "urls", source=str(src)).build()
     assert not list((Path(os.environ["ARTFACE_OUT"]) / "kaokore").glob("*/artface_build.json")), "nothing half-made is a build"
+
+
+def test_export_keys_are_unique_and_every_row_keeps_its_own_image(http_server, tmp_path):
+    import io
+
+    import webdataset as wds
+    from PIL import Image
+
+    items = json.loads((AAHQ_FIXTURES / "AAHQ-dataset.json").read_text())
+    names = ["a.b.png", "a_b.png", "a-b.png", "x" * 300 + "1.png", "x" * 300 + "2.png"]
+    renamed = {}
+    for new, (key, item) in zip(names, items.items()):
+        fx = item.pop("_fixture")
+        item["image_url"] = http_server.mirror(item["image_url"], astronaut_scene(fx["scale"], tuple(fx["offset"]),
+                                                                                   tuple(fx["canvas"]), "JPEG"))
+        renamed[new] = item
+    meta = http_server.add("/aahq/AAHQ-dataset.json", json.dumps(renamed).encode())
+    build = load_builder("aahq", "aligned", source=meta, size=64, fetch_retries=0).build().build
+    rows = {r["id"]: r for r in build.dataset("train").cast_column("image", datasets.Image(decode=False))}
+    assert len(rows) == 5, build.report["failures"]
+
+    export(build, "webdataset", tmp_path / "wds")
+    samples = list(wds.WebDataset(str(tmp_path / "wds" / "train-00000.tar"), shardshuffle=False))
+    assert len({s["__key__"] for s in samples}) == len(samples) == 5
+    for s in samples:
+        assert s["jpg"] == rows[json.loads(s["json"])["id"]]["image"]["bytes"], "each sample holds its own row's image"
+    export(build, "imagefolder", tmp_path / "folder")
+    got = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "folder" / "train"), split="train")
+    assert len(got) == 5
+    for r in got:
+        want = Image.open(io.BytesIO(rows[r["id"]]["image"]["bytes"]))
+        assert r["image"].size == want.size and list(r["image"].getdata())[:50] == list(want.convert(r["image"].mode).getdata())[:50]

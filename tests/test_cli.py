@@ -103,19 +103,33 @@ def test_export_webdataset_read_by_webdataset_and_datasets(http_server, tmp_path
     out = tmp_path / "wds"
     res = cli("export", "kaokore", *common, "--format", "webdataset", "--out", str(out), "--samples-per-shard", "4")
     assert res.returncode == 0, res.stderr[-2000:]
-    stats = json.loads((out / "stats.json").read_text())
+    stats = json.loads((out / "__stats__" / "stats.json").read_text())
     assert stats["splits"]["train"] == {"samples": 5, "records": 6, "success_rate": 0.8333, "failed_by_reason": {"http_404": 1}}
-    shard_stats = json.loads((out / "train-00000_stats.json").read_text())
+    shard_stats = json.loads((out / "__stats__" / "train-00000_stats.json").read_text())
     assert shard_stats["samples"] == 4 and shard_stats["img_per_s"] and shard_stats["bytes"] > 0
     samples = list(wds.WebDataset(str(out / "train-{00000..00001}.tar"), shardshuffle=False).decode("pil"))
     assert len(samples) == 5 and samples[0]["jpg"].size == (64, 64)
     assert samples[0]["json"]["gender_name"] in ("male", "female") and samples[0]["txt"].startswith("a")
     ds = datasets.load_dataset("webdataset", data_files={"train": [str(p) for p in sorted(out.glob("train-*.tar"))]}, split="train")
     assert len(ds) == 5 and ds[0]["jpg"].size == (64, 64) and "id" in ds[0]["json"]
+    typed = datasets.load_dataset("webdataset", data_dir=str(out), split="train")  # stats never among the data files
+    assert len(typed) == 5
+    whole = datasets.load_dataset(str(out), split="train")  # the README's types: the build's, not inferred
+    assert whole.features["json"]["gender"].names == ["male", "female"] and len(whole) == 5
+    again = cli("export", "kaokore", *common, "--format", "webdataset", "--out", str(out), "--samples-per-shard", "10")
+    assert again.returncode == 0 and sorted(p.name for p in out.glob("*.tar")) == ["test-00000.tar", "train-00000.tar",
+                                                                                  "validation-00000.tar"], "replaced whole"
     folder = tmp_path / "folder"
     assert cli("export", "kaokore", *common, "--format", "imagefolder", "--out", str(folder)).returncode == 0
     imgs = datasets.load_dataset("imagefolder", data_dir=str(folder / "train"), split="train")
     assert len(imgs) == 5 and imgs[0]["image"].size == (64, 64) and imgs.features["gender"] is not None
+    typed = datasets.load_dataset(str(folder), split="train")
+    assert len(typed) == 5 and typed.features["gender"].names == ["male", "female"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's own file")
+    refused = cli("export", "kaokore", *common, "--out", str(tmp_path / "mine"))
+    assert refused.returncode == 1 and "not an artface export" in refused.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "the user's own file"
 
 
 def test_cache_show_and_clean(http_server, tmp_path):

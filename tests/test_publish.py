@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -432,3 +433,24 @@ def test_card_shows_quality_percentiles(http_server, tmp_path):
     assert set(entry["quality"]) == {"eye_distance", "face_size", "yaw", "roll", "blur"}, "no det_score: upstream points"
     p5, p50, p95 = entry["quality"]["eye_distance"]
     assert 0 < p5 <= p50 <= p95 and "## Face quality" in card and "`blur`" in card
+
+
+def test_url_only_means_urls_and_hub_flags_need_the_hub(http_server, tmp_path):
+    from artface.builders.wikiart_face.test_builder import contract_source as wikiart_source
+    from artface.errors import ArtfaceError
+
+    opts = wikiart_source(tmp_path / "src", http_server, "released")  # the release zip: crops, no image URLs
+    with pytest.raises(PublishRefused, match=r"3 of 3 rows have no public http\(s\) image_url"):
+        publish("wikiart_face", "released", "urls", to=str(tmp_path / "w"), **opts)
+    assert not (tmp_path / "w").exists()
+    for flag in (dict(create_pr=True), dict(revision="dev"), dict(commit_message="x")):
+        with pytest.raises(ArtfaceError, match="only apply to a Hub destination"):
+            publish("kaokore", "urls", "urls", to=str(tmp_path / "k"), source=str(KAOKORE_FIXTURES), **flag)
+    bad = tmp_path / "bad"  # validate finds a URL-only shard whose rows name no image
+    (bad / "data").mkdir(parents=True)
+    publish("kaokore", "urls", "urls", to=str(bad), source=str(KAOKORE_FIXTURES))
+    shard = next((bad / "urls").glob("*.parquet"))
+    table = pq.read_table(shard)
+    pq.write_table(table.set_column(table.column_names.index("image_url"), "image_url",
+                                    pa.nulls(len(table), pa.string())), shard, write_page_index=True)
+    assert any("rows have no image_url" in p for p in validate(str(bad)))

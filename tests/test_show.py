@@ -147,3 +147,39 @@ def test_show_pairs_from_dedup_and_url_only_thumbnails_from_the_fetch_cache(http
     index = show(urls, tmp_path / "urls-page")
     rows = json.loads((index.parent / "data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))["rows"]
     assert {r["id"] for r in rows if r["t"]} == {f"{i:08d}" for i in (0, 1, 2, 4, 6, 7, 8, 9)}, "fetched by the original build"
+
+
+CARD_CASES = [("kaokore", "urls", "urls"), ("metfaces", "aligned", "processed"), ("metfaces", "urls", "urls"),
+              ("aahq", "aligned", "urls"), ("wikiart_face", "urls", "urls"), ("all", "aligned", "processed")]
+
+
+@pytest.mark.parametrize("name,config,mode", CARD_CASES)
+def test_every_card_section_is_visible_in_a_browser(name, config, mode, http_server, tmp_path):
+    """Cards rendered as the Hub renders Markdown (raw HTML passes through): every heading is visible
+    text, so no tag in a template or in third-party text swallows the rest of the card."""
+    import importlib
+
+    from markdown_it import MarkdownIt
+
+    from artface.publish import publish
+
+    exe = chromium()
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    options = importlib.import_module(f"artface.builders.{name}.test_builder").contract_source(tmp_path / "src", http_server, config)
+    dest = tmp_path / "repo"
+    publish(name, config, mode, to=str(dest), size=64, max_records=3, **options)
+    text = (dest / "README.md").read_text()
+    body = text.split("---", 2)[2]
+    headings = [ln.lstrip("#").strip() for ln in body.splitlines() if ln.startswith("#")]
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(body)
+    page = tmp_path / "card.html"
+    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{html}</body></html>")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        tab = browser.new_page()
+        tab.goto(page.as_uri())
+        shown = tab.evaluate("document.body.innerText")
+        rendered = tab.evaluate("[...document.querySelectorAll('h1,h2,h3')].map(h => h.innerText.trim())")
+        browser.close()
+    assert headings and rendered == headings, "a heading was swallowed or not rendered"
+    assert all(h in shown for h in headings)

@@ -438,6 +438,10 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             rep["work_dir"] = str(self.work_dir())
         return rep
 
+    def repo_policy(self) -> LicensePolicy:
+        """The terms of a repo this config is published to (a union: its members', ``licenses.union_policy``)."""
+        return self.POLICY
+
     def label_columns(self) -> tuple[str, ...]:
         """Columns a reader counts rows by (the bias view): the ClassLabels, then ``LABEL_COLUMNS``."""
         labels = [k for k, f in self.info.features.items() if isinstance(f, datasets.ClassLabel)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import datasets
 
-from ...licenses import LicensePolicy, PublishRefused, check_publish
+from ...licenses import LicensePolicy, PublishRefused, check_publish, union_policy
 from ...report import read_report, write_report
 from ...kinds import kind as kind_of
 from ...schema import common_features
@@ -233,6 +233,11 @@ class AllDatasets(ArtfaceBuilder):
         out = Path(output_dir or self._cache_dir)
         datasets.GeneratorBasedBuilder.download_and_prepare(self, output_dir=output_dir, download_mode=download_mode, **kwargs)
         write_report(out, self.report(), read_report(out))
+
+    def repo_policy(self) -> LicensePolicy:
+        from .. import builder_class
+
+        return union_policy(self.POLICY, {m: builder_class(m).POLICY for m in self.config.members})
 
     @classmethod
     def check_members(cls, members: list[str], mode: str, private: bool) -> list[str]:

@@ -101,3 +101,38 @@ def test_union_flags_or_drops_near_duplicates(http_server, tmp_path):
     rep = drop.report()
     assert rep["skipped"] == {"near_duplicate_dropped": len(rows) - len(kept)} and rep["written"] == len(kept)
     assert len({r["dup_group"] for r in kept if r["dup_group"] >= 0}) == len(set(groups)), "one row per group kept"
+
+
+def test_union_repo_takes_the_strictest_members_terms_on_the_hub(http_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from artface.testing.hub_server import HubServer
+
+    server = HubServer().start()
+    env = dict(os.environ, HF_ENDPOINT=server.url, HF_TOKEN=server.token, HF_HUB_DISABLE_XET="1",
+               HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1")
+    try:
+        src = make_source(tmp_path / "m", http_server, local=(0, 1), bad_md5=())
+        k = serve_kaokore(http_server, bad={})
+        common = ["--mode", "processed", "--set", "size=64", "--max-records", "2"]
+        cli = [sys.executable, "-m", "artface.cli", "publish"]
+        union = subprocess.run([*cli, "all", "--config", "aligned", *common, "--set", f"sources=kaokore={k},metfaces={src}",
+                                "--only", "kaokore,metfaces", "--to", "hf://datasets/artface/corpus"],
+                               capture_output=True, text=True, env=env, timeout=600)
+        assert union.returncode == 0, union.stderr
+        alone = subprocess.run([*cli, "metfaces", "--config", "aligned", *common, "--source", str(src),
+                                "--to", "hf://datasets/artface/metfaces"], capture_output=True, text=True, env=env, timeout=600)
+        assert alone.returncode == 0, alone.stderr
+        corpus, metfaces = server.repos["artface/corpus"], server.repos["artface/metfaces"]
+        assert corpus.gated == "auto" and metfaces.gated == "auto", "MetFaces' non-commercial pixels are gated in both repos"
+        card = corpus.head[1]["README.md"].data.decode()
+        own = metfaces.head[1]["README.md"].data.decode()
+        notice = "you agree to use it for non-commercial purposes only"
+        assert notice in card and notice in own and "Rows of metfaces (cc-by-nc-2.0)" in card
+        assert "extra_gated_prompt" in card and "| `metfaces` | cc-by-nc-2.0 |" in card
+        first = card.split("data_files:", 1)[1].split("path:", 1)[0]
+        assert "metfaces_train" in first, "the repo opens on the split that holds pixels"
+    finally:
+        server.stop()

@@ -62,6 +62,8 @@ def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, in
         out: dict[str, tuple[int, int, str]] = {}
         for row in rows:
             n = rows.line_num
+            if None in row:  # DictReader keeps fields past the header under None
+                raise MetadataError(f"{name} line {n}: {len(row[None])} field(s) more than the header's 4")
             if row["set"] not in SPLITS:
                 raise MetadataError(f"{name} line {n}: unknown set {row['set']!r} (want {', '.join(SPLITS)})")
             try:

@@ -283,3 +283,13 @@ def test_artface_load_dataset_convenience(tmp_path):
     assert len(ds) == 32 and ds.features["status"].names[1] == "warrior"
     stream = artface.load_dataset("kaokore", "urls", source=str(FIXTURES), split="test", streaming=True, cache_dir=str(tmp_path))
     assert len(list(stream)) == 4
+
+
+def test_a_labels_row_with_extra_fields_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for n in ("urls.txt", "original_tags.txt"):
+        (bad / n).write_bytes((FIXTURES / n).read_bytes())
+    (bad / "labels.csv").write_text("image,gender,status,set\n00000001.jpg,1,0,train\n00000002.jpg,1,0,train,extra\n")
+    with pytest.raises(ValueError, match=r"labels.csv line 3: 1 field\(s\) more than the header's 4"):
+        load_builder("kaokore", "urls", source=str(bad)).records()
