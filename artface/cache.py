@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .diskcache import cache_root, output_root
+from .diskcache import MARKER, cache_root, output_root
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -35,18 +35,55 @@ def usage() -> list[tuple[str, Path, int, int]]:
     return rows
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """``path`` is a real folder under ``root``, reached through no symbolic link."""
+    if not path.is_dir():
+        return False
+    probe = path
+    while probe != root and probe != probe.parent:
+        if probe.is_symlink():
+            return False
+        probe = probe.parent
+    return probe == root and not root.is_symlink() and root.resolve() in path.resolve().parents
+
+
+def cleanable(datasets: list[str], fetch: bool = False, builds: bool = False) -> tuple[list[Path], list[Path]]:
+    """(folders artface made that ``clean`` would remove, folders it leaves because artface did not make
+    them or a link leads there). Work stores of ``datasets`` (all when empty), with ``builds`` their
+    finished builds, with ``fetch`` the fetch cache."""
+    from .build import BUILD_META
+    from .report import REPORT_NAME
+
+    cache, out = cache_root(), output_root()
+    ours, left = [], []
+
+    def consider(folder: Path, root: Path, made: bool) -> None:
+        (ours if made and _inside(folder, root) else left).append(folder)
+
+    if fetch and (cache / "fetch").exists():
+        consider(cache / "fetch", cache, (cache / "fetch" / MARKER).is_file())
+    for root, made in ((cache / "work", lambda d: (d / MARKER).is_file()),
+                       *([(out, lambda d: (d / BUILD_META).is_file() or (d / REPORT_NAME).is_file())] if builds else [])):
+        if not root.is_dir():
+            continue
+        for ds in sorted(root.iterdir()):
+            if not ds.is_dir() or (datasets and ds.name not in datasets):
+                continue
+            for d in sorted(ds.iterdir()):
+                if d.is_dir() or d.is_symlink():
+                    consider(d, cache if root == cache / "work" else out, made(d) and not d.is_symlink())
+    return ours, left
+
+
 def clean(datasets: list[str], fetch: bool = False, builds: bool = False) -> list[Path]:
-    """Remove the work store (and with ``builds`` the finished builds) of ``datasets`` (all when
-    empty), and the fetch cache with ``fetch``; returns what was removed."""
+    """Remove what ``cleanable`` says artface made; returns what was removed."""
     removed = []
-    targets = [cache_root() / "fetch"] if fetch else []
-    for root in [cache_root() / "work", *([output_root()] if builds else [])]:
-        if root.is_dir():
-            targets += [d for d in root.iterdir() if d.is_dir() and (not datasets or d.name in datasets)]
-    for t in targets:
-        if t.exists():
-            shutil.rmtree(t)
-            removed.append(t)
+    for t in cleanable(datasets, fetch, builds)[0]:
+        shutil.rmtree(t)
+        removed.append(t)
+        parent = t.parent
+        if parent not in (cache_root(), output_root()) and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()  # the dataset's folder, now empty
     return removed
 
 

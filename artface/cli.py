@@ -262,11 +262,25 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     from .cache import clean, human, usage
 
     if args.action == "clean":
+        from .cache import cleanable
+
         names = [canonical_name(n) for n in args.names]
         if not names and not args.all:
             raise SystemExit("error: name the datasets to clean, or pass --all")
-        removed = clean(names, fetch=args.fetch or args.all, builds=args.builds or args.all)
-        print("\n".join(f"removed {p}" for p in removed) or "nothing to remove")
+        fetch, builds = args.fetch or args.all, args.builds or args.all
+        ours, left = cleanable(names, fetch=fetch, builds=builds)
+        for p in left:
+            print(f"left {p}: not made by artface (no marker) or reached through a link")
+        if not ours:
+            print("nothing to remove")
+            return 0
+        if builds and not args.yes:
+            print("would remove:\n" + "\n".join(f"  {p}" for p in ours))
+            if not sys.stdin.isatty() or input("remove these, finished builds included? [y/N] ").strip().lower() != "y":
+                print("nothing removed (pass --yes to remove without asking)")
+                return 1
+        removed = clean(names, fetch=fetch, builds=builds)
+        print("\n".join(f"removed {p}" for p in removed))
         return 0
     total = 0
     for what, path, nbytes, nfiles in usage():
@@ -398,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fetch", action="store_true", help="clean: the fetch cache too")
     c.add_argument("--builds", action="store_true", help="clean: the finished builds too")
     c.add_argument("--all", action="store_true", help="clean: everything")
+    c.add_argument("--yes", action="store_true", help="clean: remove finished builds without asking")
 
     cmd("doctor", "installed packages, onnxruntime providers, where each model resolves", _cmd_doctor)
     return p
@@ -419,7 +434,12 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     from .errors import ArtfaceError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "cache" and not any(e.startswith("-") for e in extra):
+        args.names = [*args.names, *extra]  # `cache clean --builds kaokore`: names after the flags
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except KeyboardInterrupt:

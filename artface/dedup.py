@@ -81,6 +81,27 @@ def groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return np.array([find(x) for x in range(n)])
 
 
+def near_duplicates(h: np.ndarray, threshold: int = THRESHOLD) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, distance, group per image). Images with identical hashes are searched once and listed
+    as a star (each copy paired with the group's first image, distance 0), not as every pair of
+    copies: 8,000 copies of one picture are 7,999 pairs and one group, not 32 million pairs."""
+    if not len(h):
+        z = np.zeros(0, np.int64)
+        return z, z, z, z
+    uniq, first, inverse = np.unique(h, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    ui, uj, ud = pairs_within(uniq, threshold)
+    rep = first  # the first image of each distinct hash row
+    copies = np.nonzero(rep[inverse] != np.arange(len(h)))[0]
+    i = np.concatenate([rep[ui], rep[inverse[copies]]])
+    j = np.concatenate([rep[uj], copies])
+    d = np.concatenate([ud, np.zeros(len(copies), ud.dtype if len(ud) else np.int64)])
+    g_unique = groups(len(uniq), ui, uj)
+    group = rep[g_unique][inverse]  # group id: the first image of the group's first distinct hash
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    return lo, hi, d, group
+
+
 @dataclass
 class Item:
     dataset: str
@@ -95,14 +116,13 @@ def report(items: list[Item], hashes: np.ndarray, images: list[bytes], out: Path
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
-    i, j, d = pairs_within(hashes, threshold)
+    i, j, d, g = near_duplicates(hashes, threshold)
     order = np.argsort(d, kind="stable")
     i, j, d = i[order], j[order], d[order]
     cols = {"dataset_a": [items[k].dataset for k in i], "id_a": [items[k].id for k in i], "split_a": [items[k].split for k in i],
             "dataset_b": [items[k].dataset for k in j], "id_b": [items[k].id for k in j], "split_b": [items[k].split for k in j],
             "distance": d.astype(np.int32).tolist()}
     pq.write_table(pa.table(cols), out / "duplicates.parquet")
-    g = groups(len(items), i, j)
     sizes = Counter(g.tolist())
     pq.write_table(pa.table({"dataset": [it.dataset for it in items], "id": [it.id for it in items],
                              "split": [it.split for it in items], "dup_group": g.tolist(),
@@ -177,7 +197,8 @@ def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray, lis
 
 
 def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
-    """Near-duplicates across finished builds; writes the report to ``out``."""
+    """Near-duplicates across finished builds (a build named twice is read once); writes the report to ``out``."""
+    builds = list({b.folder: b for b in builds}.values())
     items, hashes, images = collect(builds, workers)
     summary = report(items, hashes, images, Path(out), threshold)
     (Path(out) / BUILDS_NAME).write_text(json.dumps({b.dataset_name: str(b.folder) for b in builds}, indent=1))

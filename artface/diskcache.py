@@ -28,11 +28,22 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+MARKER = ".artface"  # in every cache folder artface makes: `artface cache clean` removes only folders that have it
+
+
+def mark(folder: Path) -> None:
+    """Say that artface made ``folder`` (so that cleaning may remove it)."""
+    if not (folder / MARKER).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text("made by artface; `artface cache clean` may remove this folder\n")
+
+
 class DiskCache:
     """Files under ``root`` named by the sha256 of a key, one file per (key, suffix)."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        self._marked = False
 
     def path(self, key: str, suffix: str = "") -> Path:
         h = sha256_hex(key)
@@ -48,6 +59,9 @@ class DiskCache:
         return self.path(key, suffix).is_file()
 
     def put(self, key: str, data: bytes, suffix: str = "") -> None:
+        if not self._marked:
+            mark(self.root)
+            self._marked = True
         atomic_write(self.path(key, suffix), data)
 
     def delete(self, key: str, suffix: str = "") -> None:

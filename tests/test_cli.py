@@ -138,9 +138,31 @@ def test_cache_show_and_clean(http_server, tmp_path):
     shown = cli("cache").stdout
     assert "fetch cache" in shown and "work store kaokore" in shown and "build kaokore/aligned (" in shown and "total" in shown
     assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
-    cleaned = cli("cache", "clean", "KaoKore", "--builds")
+    asked = cli("cache", "clean", "--builds", "KaoKore")  # names and flags in any order; builds need a yes
+    assert asked.returncode == 1 and "pass --yes" in asked.stdout and "build kaokore/aligned (" in cli("cache").stdout
+    cleaned = cli("cache", "clean", "KaoKore", "--builds", "--yes")
     assert cleaned.returncode == 0 and "work/kaokore" in cleaned.stdout
-    assert "work store kaokore" not in cli("cache").stdout
+    shown = cli("cache").stdout
+    assert "work store kaokore" not in shown and "build kaokore" not in shown
+
+
+def test_cache_clean_removes_only_what_artface_made(http_server, tmp_path):
+    import os
+
+    cache = Path(os.environ["ARTFACE_CACHE"])
+    elsewhere = tmp_path / "elsewhere"  # the user's folders, reached through a link in the cache
+    (elsewhere / "kaokore" / "precious").mkdir(parents=True)
+    (elsewhere / "kaokore" / "precious" / "data.txt").write_text("keep me")
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "work").symlink_to(elsewhere)
+    out = Path(os.environ["ARTFACE_OUT"])
+    (out / "kaokore" / "notes").mkdir(parents=True)  # a folder under ARTFACE_OUT that artface did not make
+    (out / "kaokore" / "notes" / "n.txt").write_text("mine")
+    res = cli("cache", "clean", "--all", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert (elsewhere / "kaokore" / "precious" / "data.txt").read_text() == "keep me"
+    assert (out / "kaokore" / "notes" / "n.txt").read_text() == "mine"
+    assert "left" in res.stdout and "not made by artface" in res.stdout
 
 
 def test_ctrl_c_says_how_to_resume(http_server, tmp_path):

@@ -166,11 +166,10 @@ class AllDatasets(ArtfaceBuilder):
             return {}
         if not kind_of(self.config.kind).pixels:
             raise OptionError("option duplicates=flag|drop compares pixels: use an aligned union")
-        from ...dedup import collect, groups, pairs_within
+        from ...dedup import collect, near_duplicates
 
         items, hashes, _ = collect(builds)
-        i, j, _ = pairs_within(hashes)
-        g = groups(len(items), i, j)
+        g = near_duplicates(hashes)[3]
         sizes = Counter(g.tolist())
         seen: Counter = Counter()
         out = {}
