@@ -230,6 +230,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     read upstream again, or (local sources, read again at no network cost) the records changed."""
     out = Path(out or builder.default_output_dir()).absolute()
     builder._retry_failed, builder._refresh = retry_failed, refresh
+    builder._engine = (engine, engine_options)  # a union builds its members with it
     old = Build.try_open(out)
     local = builder.source_is_local()
     if old is not None and not (refresh or retry_failed) and not old.to_redo():
@@ -256,7 +257,8 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
     try:
-        if engine == "ray":
+        # Ray runs the per-record work; a config that fetches nothing, or a union (its members' rows, read), is written here
+        if engine == "ray" and kind_of(builder.config.kind).fetches and not hasattr(builder, "member_builds"):
             from .engine import write_rows_ray
 
             outcomes = write_rows_ray(builder, staging, **engine_options)

@@ -58,19 +58,41 @@ class RecordMapper:
         self.features = self.builder.info.features
         self.schema = engine_schema(self.features)
 
+    def _failed(self, rec: Record, index: int, failure: Failure) -> dict:
+        return {"id": rec.id, SPLIT: rec.split, INDEX: index, FAILURE: json.dumps(asdict(failure)), PROVENANCE: None}
+
+    def _row(self, rec: Record, index: int, out) -> dict:
+        if isinstance(out, Failure):
+            return self._failed(rec, index, out)
+        try:  # a row that cannot be made is that record's failure, never the batch's
+            row = self.features.encode_example(self.builder.make_row(rec, out))
+            pa.Table.from_pylist([row], schema=self.features.arrow_schema)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(rec, index, Failure(rec.id, "rows", "error", _one_line(exc), rec.image_url))
+        prov = {"points_source": out.points_source, "detector_sha256": out.detector_sha256}
+        return {**row, SPLIT: rec.split, INDEX: index, FAILURE: None, PROVENANCE: json.dumps(prov)}
+
     def __call__(self, batch: dict) -> pa.Table:
         items = [pickle.loads(b) for b in batch["record"]]  # noqa: S301 - our own Records, pickled by our driver
         order = {rec.id: i for i, rec in items}
-        rows = []
-        for rec, out in self.pipeline.process(rec for _, rec in items):
-            meta = {SPLIT: rec.split, INDEX: order[rec.id]}
-            if isinstance(out, Failure):
-                rows.append({"id": rec.id, **meta, FAILURE: json.dumps(asdict(out)), PROVENANCE: None})
-            else:
-                row = self.features.encode_example(self.builder.make_row(rec, out))
-                prov = {"points_source": out.points_source, "detector_sha256": out.detector_sha256}
-                rows.append({**row, **meta, FAILURE: None, PROVENANCE: json.dumps(prov)})
+        rows, done = [], set()
+        try:
+            for rec, out in self.pipeline.process(rec for _, rec in items):
+                rows.append(self._row(rec, order[rec.id], out))
+                done.add(rec.id)
+        except Exception as exc:  # noqa: BLE001 - the map step's surprise fails its records, not the run
+            for i, rec in items:
+                if rec.id not in done:
+                    rows.append(self._failed(rec, i, Failure(rec.id, "process", "error", _one_line(exc), rec.image_url)))
         return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line with no terminal escapes (Ray's errors carry colours and tracebacks)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(exc))
+    return f"{type(exc).__name__}: {' '.join(text.split())[:300]}"
 
 
 class _Outcomes:
@@ -91,12 +113,41 @@ def _restartable() -> dict:
     return {"max_restarts": -1, "max_task_retries": -1}
 
 
-def check_engine(address: str | None = None, **_) -> None:
-    """Before any record: Ray is installed (one line naming the install command when not)."""
+class ClusterError(ArtfaceError):
+    """The cluster cannot run this build (unreachable, or without the resources asked for)."""
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """An address of a Ray cluster answers on its port within ``timeout`` s (else one line, not a hang)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    u = urlsplit(address if "://" in address else f"ray://{address}")
+    host, port = u.hostname, u.port or (10001 if u.scheme == "ray" else 6379)
     try:
-        import ray  # noqa: F401
+        socket.create_connection((host, port), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"the Ray cluster at {address} cannot be reached ({host}:{port}: "
+                           f"{exc.strerror or exc}) within {timeout:.0f} s") from None
+
+
+def check_engine(address: str | None = None, gpus_per_actor: float = 0.0, **_) -> None:
+    """Before any record: Ray is installed, the cluster answers, and it has what the actors ask for;
+    each a one-line error, within seconds."""
+    try:
+        import ray
     except ImportError:
         raise EngineUnavailable("the ray engine needs Ray: pip install 'artface[ray]'") from None
+    if address:
+        _reachable(address)
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if gpus_per_actor and gpus < gpus_per_actor:
+        raise ClusterError(f"--gpus-per-actor {gpus_per_actor:g} but the Ray cluster has {gpus:g} GPU(s)")
 
 
 def write_rows_ray(builder, staging: Path, address: str | None = None, actors: int | None = None,
@@ -116,9 +167,7 @@ def write_rows_ray(builder, staging: Path, address: str | None = None, actors: i
     c = builder.config
     options = {f: getattr(c, f) for f in c.__dataclass_fields__ if f not in ("name", "version", "data_files", "description")}
     options["threads"] = c.threads or 1  # explicit: cores come from Ray's scheduling, not os.cpu_count()
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+    check_engine(address, gpus_per_actor)
     n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False

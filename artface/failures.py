@@ -45,6 +45,7 @@ REASONS: dict[str, Reason] = {
     "bad_points": Reason("align", False, "the landmarks cannot define an alignment"),
     "corrupt_mask": Reason("mask", False, "a part mask of the record is unreadable"),
     "corrupt_sketch": Reason("sketch", False, "the record's sketch is unreadable"),
+    "worker_crash": Reason("process", False, "the process died (e.g. a native crash) every time it worked on this record"),
     "error": Reason("process", True, "an unexpected error (see the detail; please report it)"),
 }
 

@@ -28,7 +28,7 @@ from artface_align.ffhq import DEFAULT_WARP
 from artface_align.landmarks import make_landmarker
 
 from .errors import ArtfaceError
-from .failures import Failure, RecordFailure, reason_info
+from .failures import Failure, RecordFailure, reason_info, redo
 from .fetch import Fetcher, ordered_map
 from .kinds import kind as kind_of
 from .locations import read_local
@@ -38,6 +38,7 @@ from .schema import empty_geometry, given_geometry
 from .store import Outcome, WorkStore
 
 IMAGE_FORMATS = ("png", "jpeg", "webp")
+MAX_CRASHES = 3  # a record whose processing killed its process this often ends as worker_crash
 
 
 class SetupError(ArtfaceError):
@@ -175,7 +176,11 @@ class Pipeline:
         for rec in records:
             done = self._load(rec)
             if done is None and self.store is not None:
-                done = self.store.kept_failure(rec, self.run_opts.retry_failed)  # permanent: not tried again
+                fail = self.store.failure(rec)
+                if fail is not None and not redo(fail.reason, self.run_opts.retry_failed):
+                    done = fail  # permanent: not tried again
+                elif fail is not None:
+                    self.store.forget_attempts(rec)  # tried again on purpose: a fresh count of crashes
             if done is not None:
                 yield from self._run(todo)  # work queued before it first: output keeps record order
                 todo = []
@@ -234,6 +239,12 @@ class Pipeline:
         work, failed = item
         if failed is not None:
             return work.rec, failed
+        if self.store is not None:  # a record that killed the process MAX_CRASHES times is a failure, not a loop
+            crashed = self.store.begin(work.rec)
+            if crashed >= MAX_CRASHES:
+                work.image = work.data = None
+                return work.rec, self._failure(work.rec, "process", "worker_crash",
+                                               f"the process died {crashed} times while working on this record")
         try:
             for stage in self.stages:
                 t0 = time.perf_counter()

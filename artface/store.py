@@ -56,9 +56,26 @@ class WorkStore:
                 "detector_sha256": out.detector_sha256, "reread": list(out.reread)}
         self.cache.put(key, json.dumps(meta, ensure_ascii=False).encode(), ".ok.json")
         self.cache.delete(key, ".fail.json")
+        self.cache.delete(key, ".attempts")
 
     def save_failure(self, rec: Record, failure: Failure) -> None:
         self.cache.put(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")
+        self.cache.delete(rec.key(), ".attempts")
+
+    def begin(self, rec: Record) -> int:
+        """Note that work on ``rec`` starts; returns how many earlier starts never ended (the process
+        died while working on it: a native crash, a kill)."""
+        path = self.cache.path(rec.key(), ".attempts")
+        try:
+            n = int(path.read_bytes() or b"0")
+        except (FileNotFoundError, ValueError):
+            n = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(str(n + 1).encode())  # a counter: a torn write reads as 0, which only allows one more try
+        return n
+
+    def forget_attempts(self, rec: Record) -> None:
+        self.cache.delete(rec.key(), ".attempts")
 
     def failure(self, rec: Record) -> Failure | None:
         data = self.cache.get(rec.key(), ".fail.json")

@@ -142,3 +142,25 @@ def test_without_ray_the_command_says_how_to_install(tmp_path):
     (tmp_path / "original_tags.txt").write_text("")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "pip install 'artface[ray]'" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_cluster_problems_are_one_line_before_any_record(cluster, http_server, tmp_path):
+    from artface.engine import ClusterError
+
+    src = serve_kaokore(http_server, bad={})
+    res = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
+                          "--engine", "ray", "--address", "ray://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "cannot be reached" in res.stderr
+    b = load_builder("kaokore", "aligned", source=src, size=64, max_records=2)
+    with pytest.raises(ClusterError, match="--gpus-per-actor 1 but the Ray cluster has 0 GPU"):
+        run_build(b, engine="ray", gpus_per_actor=1.0)
+    assert not [p for _, p in http_server.log if p.endswith(".jpg")], "no record was attempted"
+
+
+def test_the_union_builds_its_members_on_ray(cluster, http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={"00000003": "404"})
+    b = load_builder("all", "aligned", members=["kaokore"], sources=[f"kaokore={src}"], size=64, max_records=3)
+    build = run_build(b, engine="ray").build
+    assert build.report["members"]["kaokore"]["written"] == build.num_rows() > 0
+    member = Build.find(load_builder("kaokore", "aligned", source=src, size=64, max_records=3))
+    assert member.report["engine"]["name"] == "ray"

@@ -124,7 +124,9 @@ class AllDatasets(ArtfaceBuilder):
         if getattr(self, "_member_builds", None) is None:
             from ...build import run_build
 
-            self._member_builds = [run_build(b, retry_failed=self._retry_failed, refresh=getattr(self, "_refresh", False)).build
+            engine, engine_options = getattr(self, "_engine", ("local", {}))
+            self._member_builds = [run_build(b, retry_failed=self._retry_failed, refresh=getattr(self, "_refresh", False),
+                                             engine=engine, **engine_options).build
                                    for b in self.member_builders()]
         return self._member_builds
 
