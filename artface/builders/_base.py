@@ -298,8 +298,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                     continue
                 per_split[rec.split] = n + 1
                 out.append(rec)
-            if not n_all and not self.skipped:
-                raise SourceError(f"{self.DATASET_NAME}/{self.config.name}: the source {self._where()} lists no records")
+            if not n_all:
+                why = f" (skipped there: {dict(self.skipped)})" if self.skipped else ""
+                raise SourceError(f"{self.DATASET_NAME}/{self.config.name}: the source {self._where()} lists no records{why}")
             self._records, self.invalid = check_records(out, kind_of(self.config.kind), self.info.features, self.row_for_check)
             self._upstream_count = n_all
         return self._records

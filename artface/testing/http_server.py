@@ -3,7 +3,8 @@
 Routes map a path to a behaviour: ``ok`` (bytes), ``status`` (a code), ``flaky`` (fail with
 the given codes first, then serve), ``stall`` (sleep longer than the client's timeout),
 ``truncate`` (announce the full length, send part, close), ``redirect`` (to ``location``) and
-``raw`` (any status and headers, e.g. a broken Content-Encoding). Every request is logged.
+``raw`` (any status and headers, e.g. a broken Content-Encoding), ``dynamic`` (a function of the
+request's path and query, e.g. an API that pages forever). Every request is logged.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Route:
     content_type: str = "application/octet-stream"
     location: str = ""  # for redirect: the Location header
     headers: dict = field(default_factory=dict)  # for raw: extra headers sent as given
+    respond: object = None  # for dynamic: path with query -> (status, body), e.g. an endless listing
     hits: int = 0
 
 
@@ -95,6 +97,9 @@ class FixtureServer:
             return self._send(h, 404, b"not found")
         if route.kind == "status":
             return self._send(h, route.status, b"error")
+        if route.kind == "dynamic":
+            status, body = route.respond(h.path)  # type: ignore[operator]
+            return self._send(h, status, body, "application/json")
         if route.kind == "flaky" and hit <= len(route.fail_codes):
             return self._send(h, route.fail_codes[hit - 1], b"try again")
         if route.kind == "stall":

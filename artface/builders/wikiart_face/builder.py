@@ -169,35 +169,45 @@ class WikiArtFace(ArtfaceBuilder):
             for movement in self.config.movements or MOVEMENTS:
                 for slug in artists_of(movement):
                     artist_id = ARTIST_IDS.get(slug)
-                    listing = api.paintings_by_artist(artist_id) if artist_id else None
+                    listing = api.paintings_by_artist(artist_id, self.skipped) if artist_id else None
                     if listing is None:
                         self.skipped["artist_not_in_the_api" if artist_id else "artist_without_id"] += 1
                         continue
-                    paintings = [p for p in listing if p.get("id")]
-                    if paintings and all(PLACEHOLDER in str(p.get("image", "")) for p in paintings):
-                        self.skipped["artist_images_withheld"] += 1  # WikiArt shows a placeholder (copyright)
-                        continue
+                    cap = self.config.max_per_artist
                     kept = 0
-                    for summary, detail in zip(paintings, api.paintings([str(p["id"]) for p in paintings])):
-                        detail = detail or summary
-                        genres = [str(g) for g in detail.get("genres") or []]
+                    listed = (p for p in listing if p.get("id") is not None)  # lazily: paging stops with the artist
+                    pairs = ((s, api.painting(str(s["id"]))) for s in listed) if cap else None
+                    if pairs is None:
+                        batch = list(listed)  # every painting of the artist is wanted: details concurrently
+                        if batch and not any(PLACEHOLDER not in str(p.get("image", "")) for p in batch):
+                            self.skipped["artist_images_withheld"] += 1  # WikiArt shows a placeholder (copyright)
+                            continue
+                        pairs = zip(batch, api.paintings([str(p["id"]) for p in batch]))
+                    for summary, detail in pairs:
+                        detail = detail if isinstance(detail, dict) else summary
+                        raw_genres = detail.get("genres")
+                        if raw_genres is not None and not isinstance(raw_genres, list):
+                            self.skipped["malformed_painting"] += 1  # this painting's problem, not the crawl's
+                            continue
+                        genres = [str(g) for g in raw_genres or []]
                         if not any(g.lower() == "portrait" for g in genres):
                             continue
                         image = str(detail.get("image") or "")
                         if PLACEHOLDER in image or not image:
                             self.skipped["painting_image_withheld"] += 1
                             continue
-                        if self.config.max_per_artist is not None and kept >= self.config.max_per_artist:
-                            self.skipped["over_max_per_artist"] += 1
-                            continue
                         kept += 1
                         page = f"{WIKIART}/en/{detail.get('artistUrl') or slug}/{detail.get('url')}" if detail.get("url") else None
-                        year = detail.get("completitionYear")
+                        year = detail.get("completitionYear")  # out of an int32's range: a bad_value failure of this record
                         yield self._record(f"{movement}/{slug}/{detail.get('id')}", movement, slug,
                                            fetch=locations.url(image), image_url=image, source_url=page,
-                                           title=detail.get("title"), year=int(year) if isinstance(year, int) else None,
-                                           styles=[str(x) for x in detail.get("styles") or []], genres=genres,
+                                           title=detail.get("title") if isinstance(detail.get("title"), str) else None,
+                                           year=year if isinstance(year, int) and not isinstance(year, bool) else None,
+                                           styles=[str(x) for x in detail.get("styles") or []]
+                                           if isinstance(detail.get("styles"), list) else [], genres=genres,
                                            wikiart_url=page)
+                        if cap is not None and kept >= cap:
+                            break  # max_per_artist bounds the detail requests too
         finally:
             api.close()
 

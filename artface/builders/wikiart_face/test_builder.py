@@ -199,3 +199,78 @@ def test_crawl_without_login_and_with_api_errors(http_server, tmp_path, monkeypa
         b.records()
     with pytest.raises(ValueError, match="unknown movements"):
         load_builder("wikiart_face", "crawl", source=http_server.url, movements=["cubism"], cache_dir=str(tmp_path / "c")).records()
+
+
+ACCESS, SECRET, SESSION = "acc ess/+&=Ä1", "s3cr3t key?#", "sess/ion+key=Ü"
+
+
+def _forms(secret: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    return {secret, quote(secret), quote(secret, safe=""), quote_plus(secret)}
+
+
+def test_crawl_credentials_never_appear_in_any_message(http_server, tmp_path):
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    env = dict(os.environ, WIKIART_ACCESS_CODE=ACCESS, WIKIART_SECRET_CODE=SECRET)
+    cmd = [sys.executable, "-m", "artface.cli", "build", "wikiart_face", "--config", "crawl", "--source", http_server.url,
+           "--set", "movements=pre-raphaelite-brotherhood", "--set", "fetch_retries=0", "--set", "size=64"]
+    # the login is refused: the error names no code, in any spelling
+    http_server.add(f"/en/Api/2/login?accessCode={quote(ACCESS)}&secretCode={quote(SECRET)}", kind="status", status=500)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "login failed" in res.stderr, (res.stdout[-1500:], res.stderr[-1500:])
+    # logged in, then the API fails on a listing: the session key is in the URL, never in the message
+    http_server.add(f"/en/Api/2/login?accessCode={quote(ACCESS)}&secretCode={quote(SECRET)}",
+                    json.dumps({"SessionKey": SESSION}).encode())
+    http_server.add("/en/api/2/PaintingsByArtist", kind="dynamic", respond=lambda path: (500, b"server trouble"))
+    res2 = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res2.returncode == 1 and "***" in res2.stderr
+    out = Path(os.environ["ARTFACE_OUT"])
+    written = " ".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file()) if out.exists() else ""
+    for text in (res.stdout + res.stderr, res2.stdout + res2.stderr, written):
+        for secret in (ACCESS, SECRET, SESSION):
+            assert not any(f in text for f in _forms(secret)), (secret, text[-500:])
+
+
+def test_a_hostile_api_is_bounded_and_its_bad_parts_counted(http_server, tmp_path, monkeypatch):
+    from artface.builders.wikiart_face import api as api_module
+
+    monkeypatch.setattr(api_module, "MAX_PAGES", 20)
+    jmc, ruskin = ARTIST_IDS["julia-margaret-cameron"], ARTIST_IDS["john-ruskin"]
+    image = http_server.add("/img/p.jpg", astronaut_scene(1.0, (40, 30), (700, 700), "JPEG"))
+
+    def endless(path: str):  # every page says there is more, with a fresh token
+        n = int(path.rsplit("paginationToken=t", 1)[1]) if "paginationToken=t" in path else 0
+        return 200, json.dumps({"data": [{"id": f"e{n}", "image": image}], "paginationToken": f"t{n + 1}",
+                                "hasMore": True}).encode()
+
+    http_server.add(f"/en/api/2/PaintingsByArtist", kind="dynamic", respond=lambda p: endless(p) if jmc in p else
+                    (200, b"<html>not json</html>") if ruskin in p else (404, b""))
+    details = {"e0": {"genres": "portrait"}, "e1": {"genres": ["portrait"], "completitionYear": 10**12}}
+
+    def painting(path: str):
+        pid = path.rsplit("=", 1)[1]
+        d = {"id": pid, "title": "t", "url": pid, "genres": ["portrait"], "image": image, **details.get(pid, {})}
+        return 200, json.dumps(d).encode()
+
+    http_server.add("/en/api/2/Painting", kind="dynamic", respond=painting)
+    build = load_builder("wikiart_face", "crawl", source=http_server.url, movements=["pre-raphaelite-brotherhood"],
+                         size=64, fetch_retries=0).build().build
+    rep = build.report
+    assert rep["skipped"]["listing_over_max_pages"] == 1 and rep["skipped"]["malformed_listing_page"] == 1
+    assert rep["skipped"]["malformed_painting"] == 1  # genres not a list: that painting, not the crawl
+    assert rep["failed_by_reason"].get("bad_value") == 1  # a year of 10^12: that record's failure
+    assert rep["total"] == 19 and build.num_rows() + rep["failed"] == 19
+    listing_requests = [p for _, p in http_server.log if p.endswith("PaintingsByArtist")]
+    assert len(listing_requests) <= 20 + 1 + len(artists_of("pre-raphaelite-brotherhood")), "paging is bounded"
+
+    # max_per_artist bounds the detail requests too
+    http_server.log.clear()
+    capped = load_builder("wikiart_face", "crawl", source=http_server.url, movements=["pre-raphaelite-brotherhood"],
+                          size=64, fetch_retries=0, max_per_artist=2).build().build
+    assert capped.report["total"] == 2
+    detail_requests = [p for _, p in http_server.log if p.endswith("/Painting")]
+    assert len(detail_requests) <= 3, detail_requests
