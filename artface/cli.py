@@ -431,6 +431,21 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, ArtfaceError) else f"{type(exc).__name__}: {text}"
 
 
+def _interrupted() -> int:
+    print("\ninterrupted: finished records are kept; run the same command again to resume", file=sys.stderr)
+    return 130
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     from .errors import ArtfaceError
 
@@ -443,8 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("\ninterrupted: finished records are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return _interrupted()
     except ArtfaceError as exc:
         if args.debug:
             raise
@@ -452,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - one line for the user; --debug shows the traceback
+        if _caused_by_ctrl_c(exc):  # a process pool hides the Ctrl-C behind its own error (num_proc)
+            return _interrupted()
         if args.debug:
             raise
         print(f"error: {_one_line(exc)} (run with --debug for the traceback)", file=sys.stderr)

@@ -165,6 +165,22 @@ def test_cache_clean_removes_only_what_artface_made(http_server, tmp_path):
     assert "left" in res.stdout and "not made by artface" in res.stdout
 
 
+def test_ctrl_c_under_num_proc_exits_130_with_the_resume_hint(http_server, tmp_path):
+    src = serve_kaokore(http_server, bad={}, delay=0.3)
+    proc = subprocess.Popen([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
+                             "--set", "size=64", "--set", "concurrency=1", "--set", "workers=1", "--num-proc", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+                            start_new_session=True)
+    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 2:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground process group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "run the same command again to resume" in err and "Traceback" not in err and "TimeoutError" not in err
+
+
 def test_ctrl_c_says_how_to_resume(http_server, tmp_path):
     src = serve_kaokore(http_server, bad={}, delay=0.3)
     proc = subprocess.Popen([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,

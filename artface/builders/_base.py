@@ -13,6 +13,8 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
+import signal
 import typing
 from collections import Counter
 from collections.abc import Iterator
@@ -342,6 +344,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         ]
 
     def _generate_examples(self, shards: list[list[Record]]):
+        if os.getpid() != getattr(self, "_parent_pid", os.getpid()):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # num_proc: Ctrl-C is the parent's to handle (exit 130)
         records = [r for shard in shards for r in shard]
         if not kind_of(self.config.kind).fetches:
             for rec in records:
@@ -476,6 +480,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def write_rows(self, folder: Path, num_proc: int | None = None) -> None:
         """The rows of every split into ``folder`` (a fresh staging folder), as ``datasets`` writes them."""
         self._num_proc = max(1, num_proc or 1)
+        self._parent_pid = os.getpid()
         self.info.splits = None  # sizes of an earlier run (datasets' cache) are no expectation for this one
         try:
             datasets.GeneratorBasedBuilder.download_and_prepare(self, output_dir=str(folder), num_proc=num_proc,
