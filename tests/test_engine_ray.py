@@ -164,3 +164,30 @@ def test_the_union_builds_its_members_on_ray(cluster, http_server, tmp_path):
     assert build.report["members"]["kaokore"]["written"] == build.num_rows() > 0
     member = Build.find(load_builder("kaokore", "aligned", source=src, size=64, max_records=3))
     assert member.report["engine"]["name"] == "ray"
+
+
+def test_a_record_that_kills_its_ray_worker_is_a_failure_and_the_run_completes(http_server, tmp_path):
+    """A native crash on one record (simulated by os._exit in the worker) is retried a bounded number of
+    times, then that record is worker_crash; the rest of the run completes and is promoted."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os\n"
+        "if os.environ.get('CRASH_ON_RECORD'):\n"
+        "    from artface.pipeline import Pipeline\n"
+        "    real = Pipeline._align\n"
+        "    def _align(self, w):\n"
+        "        if w.rec.id == os.environ['CRASH_ON_RECORD']:\n"
+        "            os._exit(139)\n"
+        "        return real(self, w)\n"
+        "    Pipeline._align = _align\n")
+    src = serve_kaokore(http_server, bad={})
+    env = dict(os.environ, RAY_ADDRESS="", PYTHONPATH=f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               CRASH_ON_RECORD="00000002")
+    cmd = [sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
+           "--set", "size=64", "--max-records", "4", "--engine", "ray", "--actors", "1"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, start_new_session=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    build = Build.find(load_builder("kaokore", "aligned", source=src, size=64, max_records=4))
+    assert build.report["failed_by_reason"] == {"worker_crash": 1} and build.report["engine"]["name"] == "ray"
+    assert build.num_rows() == build.report["total"] - 1
