@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .boxes import nms
 from .errors import ArtfaceAlignError, MissingDependencyError
 from .imageio import ImageInput, to_rgb_array
 from .models import resolve
@@ -29,16 +30,6 @@ class Detector(Protocol):
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an (H, W, 3) uint8 RGB array."""
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices kept by non-maximum suppression (boxes as x0, y0, x1, y1)."""
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float32)
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float32).tolist(), 0.0, float(threshold))
-    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
-    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 # RetinaFace (biubug6 config "mobilenet0.25"): anchors per stride, variances.

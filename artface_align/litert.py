@@ -95,7 +95,7 @@ class BlazeFaceDetector:
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        from .detect import nms
+        from .boxes import nms
 
         canvas, s, px, py = _letterbox(rgb, 128)
         x = (canvas.astype(np.float32) / 127.5 - 1.0)[None]
