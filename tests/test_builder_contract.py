@@ -17,6 +17,7 @@ import pytest
 from artface.build import Build
 from artface.builders import BUILDERS, builder_class, load_builder
 from artface.export import export
+from artface.licenses import PublishRefused
 from artface.publish import publish
 from artface.locations import public_url
 
@@ -102,7 +103,11 @@ def test_builder_contract(name, config, http_server, tmp_path):
     export(Build.find(load_builder(name, config, **options, **extra)), "parquet", tmp_path / "export")
     policy = builder_class(name).POLICY
     if "urls" in policy.public_modes:
-        publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+        if all(u for d in built.values() for u in d["image_url"]):
+            publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+        else:  # URL-only means URLs: rows that name no image are refused (e.g. crops from a release zip)
+            with pytest.raises(PublishRefused, match="no public http"):
+                publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
     assert len(http_server.log) == asked, f"{name}/{config}: readers made requests: {http_server.log[asked:][:3]}"
     plain = datasets.load_dataset(str(build.folder))
     assert {s: len(d) for s, d in plain.items()} == {s: len(d) for s, d in built.items()}
