@@ -63,8 +63,13 @@ def test_no_import_cycles_and_artface_align_stands_alone():
 
 
 def test_every_module_imports_alone():
-    names = sorted(_modules())
-    code = "import importlib, sys\nfor n in sys.argv[1:]:\n    importlib.import_module(n)\n"
-    for n in names:  # each in a fresh interpreter: nothing imported before it hides a missing import
-        res = subprocess.run([sys.executable, "-c", code, n], capture_output=True, text=True, cwd=ROOT, timeout=120)
-        assert res.returncode == 0, f"{n}: {res.stderr[-800:]}"
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = "import importlib, sys\nimportlib.import_module(sys.argv[1])\n"
+
+    def alone(n: str) -> tuple[str, subprocess.CompletedProcess]:  # a fresh interpreter: nothing imported before it
+        return n, subprocess.run([sys.executable, "-c", code, n], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    with ThreadPoolExecutor(4) as pool:
+        for n, res in pool.map(alone, sorted(_modules())):
+            assert res.returncode == 0, f"{n}: {res.stderr[-800:]}"
