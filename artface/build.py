@@ -32,7 +32,7 @@ from .errors import ArtfaceError
 from .failures import redo
 from .kinds import Kind, kind as kind_of
 from .report import REPORT_NAME, read_report, write_report
-from .swap import replace_dir
+from .swap import remove_orphans, replace_dir
 
 BUILD_META = "artface_build.json"
 FORMAT = 1  # bump when the layout changes: older folders are rebuilt (rows come from the work store)
@@ -200,19 +200,6 @@ def finish(staging: Path, out: Path, builder, splits: dict[str, dict], report: d
     return Build.open(out)
 
 
-def _clean_stale(out: Path) -> None:
-    """Staging folders of builds whose process is gone are removed."""
-    for d in out.parent.glob(f".{out.name}.building-*"):
-        pid = d.name.rsplit(".building-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                shutil.rmtree(d, ignore_errors=True)
-            except PermissionError:
-                pass
-
-
 @dataclass
 class BuildResult:
     build: Build
@@ -248,7 +235,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     out.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(out.parent, os.W_OK):
         raise PermissionError(13, "permission denied", str(out.parent))
-    _clean_stale(out)
+    remove_orphans(out.parent, f".{out.name}.building-")
     builder.prepare_run(retry_failed=retry_failed)  # models, records, options: before the first record
     announce, builder.on_records = getattr(builder, "on_records", None), None  # (a callback does not pickle)
     if announce is not None:

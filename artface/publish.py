@@ -33,7 +33,7 @@ from .licenses import PublishRefused, check_publish
 from .build import Build, run_build
 from .kinds import kind as kind_of
 from .schema import GEOMETRY, QUALITY
-from .swap import replace_dir
+from .swap import remove_orphans, replace_dir
 
 log = logging.getLogger(__name__)
 MODES = ("urls", "processed")
@@ -371,20 +371,6 @@ def _push_hub(staged: Path, repo_id: str, data_dir: str, message: str, revision:
 STAGING_PREFIX = "artface-publish-"
 
 
-def _clean_stale_staging() -> None:
-    """Staging folders of publishes that were killed (their process is gone) are removed."""
-    for d in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*"):
-        pid = d.name[len(STAGING_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except PermissionError:
-            pass
-
-
 def publish(name: str, config: str | None = None, mode: str = "urls", to: str | None = None, private: bool = False,
             max_shard_size: int | str = "500MB", make_private: bool = False, dry_run: bool = False,
             create_pr: bool = False, revision: str | None = None, commit_message: str | None = None,
@@ -414,7 +400,7 @@ def publish(name: str, config: str | None = None, mode: str = "urls", to: str | 
     if repo_id and not dry_run:  # token, destination, visibility and gating before anything is built
         prepare_hub_repo(repo_id, private, policy.gated, make_private)
     gated = bool(repo_id) and policy.gated
-    _clean_stale_staging()
+    remove_orphans(Path(tempfile.gettempdir()), STAGING_PREFIX)  # staging of publishes that were killed
     with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         staged = Path(tmp)
         hub_config, entry = stage(name, config, mode, dest, private, max_shard_size, staged, num_proc=num_proc, gated=gated,

@@ -57,3 +57,18 @@ def replace_dir(new: Path, dest: Path) -> None:
         dest.rename(old)
         new.rename(dest)
         shutil.rmtree(old)
+
+
+def remove_orphans(folder: Path, prefix: str) -> None:
+    """Remove the staging folders ``<prefix><pid>-...`` in ``folder`` whose process is gone (killed
+    mid-work); a live process's, and this one's, are left alone."""
+    for d in folder.glob(f"{prefix}*"):
+        pid = d.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's process: alive

@@ -18,26 +18,20 @@ import time
 from pathlib import Path
 
 from artface.testing.http_server import FixtureServer
-from artface.testing.images import astronaut_face_crop, blank
+from artface.testing.images import blank
+from bench_build import serve as serve_crops
 
 
 def serve(server: FixtureServer, n: int) -> str:
-    urls, labels, tags = [], ["image,gender,status,set"], []
-    crops = [astronaut_face_crop(i) for i in range(16)]
+    """bench_build's KaoKore-style server, with 5 % of the image URLs dead and 2 % of the images faceless."""
+    src = serve_crops(server, n)
     for i in range(n):
         path = f"/iiif/img{i}.tif/0,0,256,256/256,256/0/default.jpg"
-        if i % 20 == 7:  # 5 % dead
-            urls.append(server.add(path, kind="status", status=404))
-        elif i % 50 == 11:  # 2 % without a face
-            urls.append(server.add(path, blank()))
-        else:
-            urls.append(server.add(path, crops[i % 16]))
-        labels.append(f"{i:08d}.jpg,{i % 2},{i % 4},train")
-        tags.append(f"{i:08d}.jpg:原典=bench;向き=横")
-    server.add("/m/urls.txt", "\n".join(urls).encode())
-    server.add("/m/labels.csv", "\n".join(labels).encode())
-    server.add("/m/original_tags.txt", "\n".join(tags).encode())
-    return server.url + "/m"
+        if i % 20 == 7:
+            server.add(path, kind="status", status=404)
+        elif i % 50 == 11:
+            server.add(path, blank())
+    return src
 
 
 def run_tree(tree: Path, server: FixtureServer, src: str, work: Path) -> dict[str, tuple[int, float]]:
