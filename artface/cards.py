@@ -158,7 +158,22 @@ def failures_text(entries: dict[str, dict]) -> str:
         if e.get("dropped_columns"):
             cols = ", ".join(f"`{c}`" for c in e["dropped_columns"])
             lines.append(f"  Not published in `{name}`, being empty in every row: {cols}.")
+        lines += label_lines(name, b.get("by_label") or {})
     return "\n".join(lines)
+
+
+def label_lines(name: str, by_label: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """Per label value: records written (aligned from points), kept as crop, failed: what a build's
+    losses do to the label distribution, shown only where it lost or cropped something."""
+    if not any(n.get("failed") or n.get("kept as crop") for vals in by_label.values() for n in vals.values()):
+        return []
+    out = ["", f"What `{name}` kept, per label (written from points / kept as crop / failed):", "",
+           "| label | value | written | kept as crop | failed |", "|---|---|---|---|---|"]
+    for col, vals in by_label.items():
+        for value, n in vals.items():
+            out.append(f"| `{col}` | {md_cell(value)} | {n.get('written', 0):,} | {n.get('kept as crop', 0):,} "
+                       f"| {n.get('failed', 0):,} |")
+    return out
 
 
 def quality_table(entries: dict[str, dict]) -> str:

@@ -154,6 +154,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
           f"in {dt:.1f} s{rate}")
     if res.kept:
         print(f"kept from the last run (not retried; --retry-failed to try them again): {dict(res.kept)}")
+    for col, vals in rep.get("by_label", {}).items():  # what the failures (and crops) take from each label
+        if any(n.get("failed") or n.get("kept as crop") for n in vals.values()):
+            cells = ", ".join(f"{v} {n.get('written', 0)}/{n.get('kept as crop', 0)}/{n.get('failed', 0)}"
+                              for v, n in vals.items())
+            print(f"  by {col} (written/kept as crop/failed): {cells}")
     for split, s in rep.get("splits", {}).items():
         print(f"  {split:11s} {s['written']:6d} written  {s['failed']:5d} failed  {s['failed_by_reason'] or ''}")
     if rep["failed"]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from artface_align import FaceAligner, ImageDecodeError, align, load_image
 from artface_align.errors import ArtfaceAlignError
@@ -57,6 +57,11 @@ class PixelOptions:
     landmarks: str | None = None
     image_format: str = "jpeg"
     image_quality: int = 95
+    on_no_face: str = "drop"  # drop: a no_face failure | crop: keep the whole crop, resized and centred
+
+
+ON_NO_FACE = ("drop", "crop")
+CROP = "crop"  # the landmarks_source of a record kept whole because no face was found (or upstream says back of head)
 
 
 @dataclass
@@ -302,6 +307,8 @@ class Pipeline:
             w.points_source = "upstream" if w.rec.points is not None else None
 
     def _detect(self, w: Work) -> None:
+        if w.rec.face == "back" and self.opts.on_no_face == CROP:  # upstream: the back of a head, nothing to find
+            return self._keep_crop(w)
         if w.rec.points is not None:
             w.points = np.asarray(w.rec.points, dtype=np.float64)
             w.geometry.update(given_geometry(w.rec.points, w.rec.bbox))
@@ -310,6 +317,8 @@ class Pipeline:
         assert w.image is not None
         faces = self.aligner.detect(w.image)
         if not faces:
+            if self.opts.on_no_face == CROP:
+                return self._keep_crop(w)
             raise RecordFailure("no_face", f"{self.opts.detector} found no face in {w.image.width}x{w.image.height}")
         face = faces[0]
         w.geometry.update(face.to_dict())
@@ -319,11 +328,26 @@ class Pipeline:
         w.geometry["landmarks_source"] = w.points_source
         w.detector_sha256 = face.extra.get("detector_sha256", self.aligner.detector.model_sha256)
 
+    def _keep_crop(self, w: Work) -> None:
+        """The record is a face crop whose face was not found: kept whole (``on_no_face=crop``), no geometry."""
+        w.points = None
+        w.points_source = w.geometry["landmarks_source"] = CROP
+
     def _align(self, w: Work) -> None:
+        assert w.image is not None
+        if w.points_source == CROP:  # resized to size and centred, as it is
+            w.image = ImageOps.pad(w.image.convert("RGB"), (self.opts.size, self.opts.size), Image.LANCZOS)
+            w.geometry["blur"] = blur(w.image)
+            return
         try:
-            w.image = align(w.image, w.points, self.opts.size, self.opts.recipe, self.opts.warp).image
+            res = align(w.image, w.points, self.opts.size, self.opts.recipe, self.opts.warp)
         except ValueError as exc:
             raise RecordFailure("bad_points", str(exc)) from None
+        w.image = res.image
+        w.geometry["transform"] = res.matrix.tolist()  # the points in the published image's own pixels:
+        for src, dst in (("kps5", "kps5_aligned"), ("landmarks68", "landmarks68_aligned")):
+            if w.geometry.get(src) is not None:
+                w.geometry[dst] = res.map_points(np.asarray(w.geometry[src])).tolist()
         w.geometry["blur"] = blur(w.image)
 
     def _encode(self, w: Work) -> None:

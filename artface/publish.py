@@ -78,11 +78,10 @@ def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, 
     return paths, nbytes
 
 
-def preview_image(ds: datasets.Dataset, aligned: bool, size: int | None, recipe: str | None, n: int = 8):
-    """A grid of a few faces with their landmarks drawn where they are in the published pixels
-    (mapped into the aligned frame for aligned configs). Pixel configs only: a URL-only repo has
-    no pixels to show, and drawing its points on blank cells would show nothing true."""
-    from artface_align import alignment_matrix, transform_points
+def preview_image(ds: datasets.Dataset, aligned: bool, n: int = 8):
+    """A grid of a few faces with exactly the published landmarks of each image drawn on it (for
+    aligned configs the ``*_aligned`` columns, in the aligned image's pixels). Pixel configs only:
+    a URL-only repo has no pixels to show, and drawing its points on blank cells would show nothing true."""
     from artface_align.draw import draw_points, grid
 
     cells = []
@@ -90,9 +89,8 @@ def preview_image(ds: datasets.Dataset, aligned: bool, size: int | None, recipe:
         if row["image"] is None:  # a union row whose member publishes no pixels
             continue
         img = row["image"].convert("RGB")
-        pts = row.get("landmarks68") or row.get("kps5")
-        if pts is not None and aligned and size and recipe:
-            pts = transform_points(alignment_matrix(np.asarray(pts), size, recipe), np.asarray(pts))
+        pts = (row.get("landmarks68_aligned") or row.get("kps5_aligned")) if aligned else \
+            (row.get("landmarks68") or row.get("kps5"))
         cells.append(draw_points(img, np.asarray(pts)) if pts is not None else img)
     return grid(cells, cell=192, cols=4) if cells else None
 
@@ -216,7 +214,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             files.append(rel)
         prov = report["provenance"]
         with_pixels = next((ds for ds in dsd.values() if ds.data.column("image").null_count < len(ds)), first)
-        preview = preview_image(with_pixels, k.aligns, prov.get("size"), prov.get("recipe"))
+        preview = preview_image(with_pixels, k.aligns)
         if preview is not None:
             preview_rel = f"assets/{hub_config}-preview.png"
             (out / "assets").mkdir(exist_ok=True)
@@ -256,6 +254,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             "failed": report["failed"],
             "failed_by_reason": report["failed_by_reason"],
             "skipped": report.get("skipped", {}),
+            "by_label": report.get("by_label", {}),
         },
     }
     policy = builder.repo_policy()

@@ -28,6 +28,7 @@ class Record:
     captions: list[str] = field(default_factory=list)
     license: str = ""
     attribution: str = ""
+    face: str | None = None  # what upstream says of the face, when it says: "back" (the back of a head: nothing to detect)
 
     def __post_init__(self) -> None:
         self.image_url = public_url(self.image_url)
@@ -37,7 +38,7 @@ class Record:
         """Everything of the record that changes its stored outcome: id, where the bytes come
         from (a local file's size/mtime included), the expected checksum, the given geometry."""
         ident = self.fetch.identity() if self.fetch is not None else "none"
-        return sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox], default=str))
+        return sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox, self.face], default=str))
 
     def to_dict(self) -> dict:
         """Plain values (Arrow- and JSON-friendly; inline bytes stay bytes) for engines' workers."""

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import __version__
+from .charts import label_name
 from .failures import Failure, advice
 from .records import Record
 from .store import WorkStore
@@ -26,14 +27,22 @@ COUNTS = ("total", "written", "failed", "pending")
 
 def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
                 settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None,
-                invalid: Iterable[tuple[Record, Failure]] = (), label_columns: tuple[str, ...] = ()) -> dict:
+                invalid: Iterable[tuple[Record, Failure]] = (), labels: dict[str, list[str] | None] | None = None) -> dict:
     """Counts and provenance of a build, from the records and their outcomes in the store.
 
     ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
     records upstream has when ``max_records`` cut the build, else None; ``skipped``: what the source
     listed that could not become a record, by reason (counted, never silently dropped)."""
+    labels = labels or {}
+    label_columns = tuple(labels)
     splits: dict[str, dict] = {}
     failures: list[dict] = []
+    by_label: dict[str, dict[str, Counter]] = {c: {} for c in labels}
+
+    def count(rec: Record, outcome: str) -> None:  # what the build kept of each label: the bias view
+        for col, names in labels.items():
+            if col in rec.fields:
+                by_label[col].setdefault(label_name(names, rec.fields[col]), Counter())[outcome] += 1
     points: Counter = Counter()
     models: dict[str, str] = {}
     for rec, fail in invalid:
@@ -42,21 +51,25 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
         s["failed"] += 1
         s["failed_by_reason"][fail.reason] += 1
         failures.append({**asdict(fail), "split": rec.split, "labels": _labels(rec, label_columns)})
+        count(rec, "failed")
     for rec in records:
         s = splits.setdefault(rec.split, {**{k: 0 for k in COUNTS}, "failed_by_reason": Counter()})
         s["total"] += 1
         if store is None:
             s["written"] += 1
             points["upstream" if rec.points is not None else "none"] += 1
+            count(rec, "written")
             continue
         state, info = store.state(rec)
         s[state] += 1
         if state == "failed":
             s["failed_by_reason"][info["reason"]] += 1  # type: ignore[index]
             failures.append({**info, "split": rec.split, "labels": _labels(rec, label_columns)})  # type: ignore[dict-item]
+            count(rec, "failed")
         elif state == "written":
             src = info.get("points_source") or "none"  # type: ignore[union-attr]
             points[src] += 1
+            count(rec, "kept as crop" if src == "crop" else "written")
             if info.get("detector_sha256"):  # type: ignore[union-attr]
                 models[src] = info["detector_sha256"]  # type: ignore[index]
     by_reason: Counter = Counter()
@@ -70,6 +83,7 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
         "kind": kind,
         **totals,
         "failed_by_reason": dict(by_reason.most_common()),
+        "by_label": {c: {v: dict(n) for v, n in sorted(vals.items())} for c, vals in by_label.items() if vals},
         "skipped": dict(skipped or {}),
         "advice": advice(by_reason),
         "splits": splits,

@@ -35,6 +35,7 @@ class Column:
     pixels_only: bool = False  # only in configs that hold pixels
     geometry: bool = False  # set by the pixel pipeline / the given landmarks
     quality: bool = False  # a per-face quality measure (card percentiles and histograms, show's filters)
+    aligned_only: bool = False  # only in configs whose pixels are aligned faces
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -53,6 +54,13 @@ COLUMNS: tuple[Column, ...] = (
                                           "left/right) in source pixels", geometry=True),
     Column("landmarks68", lambda: point_list(68), "68 iBUG landmarks in source pixels (null when no 68-point model ran "
                                                   "and upstream has none)", geometry=True),
+    Column("kps5_aligned", lambda: point_list(5), "the 5 key points in the pixels of the published aligned image "
+                                                  "(draw them on `image` as they are)", geometry=True, aligned_only=True),
+    Column("landmarks68_aligned", lambda: point_list(68), "the 68 landmarks in the pixels of the published aligned image "
+                                                          "(null when there are none)", geometry=True, aligned_only=True),
+    Column("transform", lambda: datasets.List(datasets.List(datasets.Value("float32"), length=3), length=2),
+           "2x3 affine map from source to aligned pixels: [x', y'] = transform @ [x, y, 1]", geometry=True,
+           aligned_only=True),
     Column("landmarks_source", _string, "where the points come from: upstream, or the detector (+ landmark model) that ran",
            geometry=True),
     Column("eye_distance", lambda: datasets.Value("float32"), "distance between the eye centres, source pixels (quality)",
@@ -76,10 +84,11 @@ def columns(kind: str) -> tuple[Column, ...]:
     """The common columns of a config of ``kind``. URL-only rows lead with ``image_url``: the Hub
     page shows a leading string column of https image URLs as thumbnails."""
     k = kind_of(kind)
+    cols = [c for c in COLUMNS if k.aligns or not c.aligned_only]
     if k.url_first:
-        first = [c for c in COLUMNS if c.name == "image_url"]
-        return (*first, *(c for c in COLUMNS if not c.pixels_only and c.name != "image_url"))
-    return COLUMNS
+        first = [c for c in cols if c.name == "image_url"]
+        return (*first, *(c for c in cols if not c.pixels_only and c.name != "image_url"))
+    return tuple(cols)
 
 
 def common_features(kind: str, extra: dict | None = None) -> datasets.Features:
@@ -115,7 +124,7 @@ def make_row(rec, kind: str, license: str, attribution: str, geometry: dict | No
     if geometry is None:
         geometry = given_geometry(rec.points, rec.bbox)
         geometry["landmarks_source"] = "upstream" if rec.points is not None else None
-    row.update({k: geometry.get(k) for k in GEOMETRY})
+    row.update({c.name: geometry.get(c.name) for c in columns(kind) if c.geometry})
     if row["eye_distance"] is None:  # derived from the points, whoever found them
         row.update({k: v for k, v in point_measures(row["kps5"], row["bbox"]).items() if v is not None})
     if row["bbox"] is not None:

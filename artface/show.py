@@ -37,18 +37,11 @@ DETAILS_CHUNK = 500
 
 
 def _points_in_frame(row: dict, build: Build) -> np.ndarray | None:
-    """The row's landmarks in the pixels of the image the row holds (aligned configs: mapped by the
-    recipe's source -> aligned transform)."""
-    pts = row.get("landmarks68") or row.get("kps5")
-    if pts is None:
-        return None
-    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-    prov = build.provenance
-    if build.kind.aligns and prov.get("size") and prov.get("recipe"):
-        from artface_align import alignment_matrix, transform_points
-
-        pts = transform_points(alignment_matrix(pts, prov["size"], prov["recipe"]), pts)
-    return pts
+    """The row's landmarks in the pixels of the image the row holds: the ``*_aligned`` columns for
+    aligned configs (what a ``datasets`` user draws), the source points otherwise."""
+    pts = (row.get("landmarks68_aligned") or row.get("kps5_aligned")) if build.kind.aligns else \
+        (row.get("landmarks68") or row.get("kps5"))
+    return None if pts is None else np.asarray(pts, dtype=np.float64).reshape(-1, 2)
 
 
 def _thumb(data: bytes, size: int, pts: np.ndarray | None = None) -> bytes | None:

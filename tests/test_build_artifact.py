@@ -165,3 +165,38 @@ def test_export_keys_are_unique_and_every_row_keeps_its_own_image(http_server, t
     for r in got:
         want = Image.open(io.BytesIO(rows[r["id"]]["image"]["bytes"]))
         assert r["image"].size == want.size and list(r["image"].getdata())[:50] == list(want.convert(r["image"].mode).getdata())[:50]
+
+
+def test_aligned_rows_carry_their_points_in_the_published_frame(http_server, tmp_path):
+    import numpy as np
+
+    src = serve_kaokore(http_server, bad={})
+    build = load_builder("kaokore", "aligned", source=src, size=128, max_records=3).build().build
+    plain = datasets.load_dataset(str(build.folder), split="train")  # what a datasets user gets, no artface
+    for row in plain:
+        m = np.asarray(row["transform"], dtype=np.float64)
+        src_pts = np.asarray(row["kps5"], dtype=np.float64)
+        mapped = src_pts @ m[:, :2].T + m[:, 2]
+        assert np.allclose(mapped, row["kps5_aligned"], atol=1e-3), "kps5_aligned = transform applied to kps5"
+        eye_l, eye_r, nose, mouth_l, mouth_r = np.asarray(row["kps5_aligned"])
+        assert 0 < eye_l[0] < eye_r[0] < 128 and eye_l[1] < nose[1] < mouth_l[1] < 128, "on the published face"
+        assert row["image"].size == (128, 128)
+
+
+def test_on_no_face_crop_keeps_every_labelled_face_and_counts_it(http_server, tmp_path):
+    from artface.testing.images import blank
+
+    urls = [http_server.add(f"/i/{i}.jpg", blank() if i == 1 else astronaut_face_crop(i)) for i in range(4)]
+    tags = "00000002.jpg:向き=後\n00000003.jpg:向き=横\n"
+    src = local_kaokore(tmp_path / "k", urls, tags=tags)
+    dropped = load_builder("kaokore", "aligned", source=str(src), size=64).build().build
+    assert dropped.report["failed_by_reason"] == {"no_face": 1} and dropped.num_rows() == 3
+    kept = load_builder("kaokore", "aligned", source=str(src), size=64, on_no_face="crop").build().build
+    assert kept.folder != dropped.folder and kept.report["failed"] == 0 and kept.num_rows() == 4
+    rows = {r["id"]: r for r in kept.dataset("train")}
+    assert rows["00000001"]["landmarks_source"] == "crop" and rows["00000001"]["kps5"] is None  # no face found
+    assert rows["00000002"]["landmarks_source"] == "crop", "the back of a head: kept whole, no detection"
+    assert rows["00000003"]["landmarks_source"] != "crop" and all(r["image"].size == (64, 64) for r in rows.values())
+    by_dir = kept.report["by_label"]["face_direction"]
+    assert by_dir["back"] == {"kept as crop": 1} and by_dir["side"] == {"written": 1}
+    assert dropped.report["by_label"]["gender"]["female"].get("failed") == 1

@@ -33,7 +33,7 @@ from ..kinds import KINDS, kind as kind_of
 from ..licenses import LicensePolicy
 from ..locations import public_url
 from ..paths import safe_name
-from ..pipeline import IMAGE_FORMATS, PixelOptions, Pipeline, RunOptions, Stage
+from ..pipeline import IMAGE_FORMATS, ON_NO_FACE, PixelOptions, Pipeline, RunOptions, Stage
 from ..record_checks import check_records
 from ..records import Record
 from ..report import make_report, read_report, write_report
@@ -44,7 +44,7 @@ from ..store import Outcome, WorkStore
 log = logging.getLogger(__name__)
 
 #: bump when pixel code changes what an unchanged config produces (invalidates work stores)
-PIXEL_VERSION = 2
+PIXEL_VERSION = 3
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
 RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels")
 #: config fields that choose records or name things, not pixels (outcomes are keyed per record)
@@ -79,6 +79,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
     workers: int = 2  # parallel detect/align threads
     threads: int | None = None  # ONNX threads per detector session (default: cores / workers)
     max_pixels: int = 50_000_000  # images over this many pixels fail as image_too_large, checked from the header
+    on_no_face: str = "drop"  # aligned: a record whose face is not found fails (drop) or is kept whole (crop)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,6 +100,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
             "kind": (self.kind in KINDS, " | ".join(KINDS)),
             "source": (self.source is None or bool(str(self.source).strip()), "a folder, a file or an http(s) URL"),
             "warp": (self.warp in WARPS, " | ".join(WARPS)),
+            "on_no_face": (self.on_no_face in ON_NO_FACE, " | ".join(ON_NO_FACE)),
             "image_format": (self.image_format in IMAGE_FORMATS, " | ".join(IMAGE_FORMATS)),
             "size": (8 <= self.size <= 8192, "8..8192"),
             "image_quality": (1 <= self.image_quality <= 100, "1..100"),
@@ -204,6 +206,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "max_records": "per split: build a sample (the report and the card say so)",
         "respect_optout": "skip images whose server sends X-Robots-Tag noai / noimageai (failure reason opted_out)",
         "max_pixels": "images over this many pixels fail as image_too_large (checked from the header)",
+        "on_no_face": "aligned: a record whose face is not found fails as no_face (drop) or is kept whole, resized "
+                      "to size and centred, with landmarks_source 'crop' (crop: for datasets of face crops, e.g. "
+                      "KaoKore, so that no label loses its non-frontal faces)",
         "shard_size": "records per generator shard (num_proc and streaming workers split by shards) [run setting]",
         "fetch_timeout": "seconds without progress before a download fails (4x in total) [run setting]",
         "fetch_retries": "extra attempts for retryable failures (429, 5xx, timeouts) [run setting]",
@@ -390,7 +395,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
 
     def pixel_options(self) -> PixelOptions:
         c = self.config
-        return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format, c.image_quality)
+        return PixelOptions(c.kind, c.size, c.warp, self.RECIPE, c.detector, c.landmarks, c.image_format, c.image_quality,
+                            c.on_no_face)
 
     def pixel_fingerprint(self) -> str:
         settings = {"dataset": self.DATASET_NAME, "recipe": self.RECIPE, "pixel_version": PIXEL_VERSION,
@@ -438,7 +444,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         api_root = self.SOURCE_IS_API.get(c.name)
         public = public_url(c.source or api_root) if api_root else self.source().public()
         rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped),
-                          self.invalid, self.label_columns())
+                          self.invalid, self.label_names())
         if k.fetches:
             rep["work_dir"] = str(self.work_dir())
         return rep
@@ -447,10 +453,12 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         """The terms of a repo this config is published to (a union: its members', ``licenses.union_policy``)."""
         return self.POLICY
 
-    def label_columns(self) -> tuple[str, ...]:
-        """Columns a reader counts rows by (the bias view): the ClassLabels, then ``LABEL_COLUMNS``."""
-        labels = [k for k, f in self.info.features.items() if isinstance(f, datasets.ClassLabel)]
-        return (*labels, *(c for c in self.LABEL_COLUMNS if c in self.info.features and c not in labels))
+    def label_names(self) -> dict[str, list[str] | None]:
+        """Columns the build is counted by (the bias view): the ClassLabels (with their names), then
+        ``LABEL_COLUMNS`` (text labels, e.g. KaoKore's face direction)."""
+        labels: dict[str, list[str] | None] = {k: f.names for k, f in self.info.features.items()
+                                                if isinstance(f, datasets.ClassLabel)}
+        return {**labels, **{c: None for c in self.LABEL_COLUMNS if c in self.info.features and c not in labels}}
 
     # -- a build run (artface.build.run_build drives these) ---------------------------------------
     def prepare_run(self, retry_failed: bool = False) -> None:

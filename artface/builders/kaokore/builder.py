@@ -277,4 +277,5 @@ class KaoKore(ArtfaceBuilder):
                 fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version,
                         "caption_en": caps[0]},
                 captions=caps,
+                face="back" if t["face_direction"] == "back" else None,  # 向き=後: the back of a head
             )
