@@ -183,3 +183,29 @@ def test_every_card_section_is_visible_in_a_browser(name, config, mode, http_ser
         browser.close()
     assert headings and rendered == headings, "a heading was swallowed or not rendered"
     assert all(h in shown for h in headings)
+
+
+def test_serve_prints_a_loopback_url_that_serves_the_page(http_server, tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    src, _ = make_build(http_server, tmp_path / "src")
+    cli = [sys.executable, "-m", "artface.cli"]
+    opts = ["kaokore", "--config", "urls", "--source", src]
+    assert subprocess.run([*cli, "build", *opts], capture_output=True, timeout=120).returncode == 0
+    proc = subprocess.Popen([*cli, "show", *opts, "--serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        deadline = time.time() + 60
+        while url is None and time.time() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("serving on "):
+                url = line.split()[2]
+        assert url and url.startswith("http://127.0.0.1:"), url
+        with urllib.request.urlopen(url + "index.html", timeout=10) as r:
+            assert r.status == 200 and b'<script src="data.js">' in r.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 130
