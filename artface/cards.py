@@ -60,6 +60,15 @@ def fields_table(entries: dict[str, dict], docs: dict[str, str]) -> str:
     return "\n".join(rows)
 
 
+def sample_words(b: dict) -> str:
+    """Whole, or which sample (from the build's provenance: a union is a sample when any member is)."""
+    if b.get("sample_of"):
+        return f"a sample of {b['sample_of']:,} records (max_records={b.get('max_records')})"
+    if b.get("sample") or b.get("max_records"):
+        return f"a sample (max_records={b.get('max_records')} per split)"
+    return "whole"
+
+
 def holds(e: dict) -> str:
     b = e["build"]
     if e["mode"] == "processed":
@@ -74,7 +83,7 @@ def contents_text(entries: dict[str, dict], policy: LicensePolicy) -> str:
     """What this repository holds, config by config (never a claim that one config contradicts)."""
     lines = []
     for name, e in entries.items():
-        sample = f", a sample of {e['build']['sample_of']:,} records" if e["build"].get("sample_of") else ""
+        sample = f", {sample_words(e['build'])}" if sample_words(e["build"]) != "whole" else ""
         lines.append(f"- `{name}`: {holds(e)}; {rows_of(e):,} rows{sample}.")
     if not any(e["mode"] == "processed" for e in entries.values()):
         lines.append("")
@@ -87,7 +96,7 @@ def configs_table(entries: dict[str, dict], default: str) -> str:
     for name, e in entries.items():
         b = e["build"]
         splits = ", ".join(f"{s}: {n:,}" for s, n in e["splits"].items())
-        whole = f"sample of {b['sample_of']:,} (max_records={b.get('max_records')})" if b.get("sample_of") else "whole"
+        whole = sample_words(b)
         src = b.get("source") or "local"
         src = "the upstream files as downloaded by the publisher" if src == "local" else src
         what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and kind_of(e["kind"]).pixels else "")
@@ -240,15 +249,19 @@ def card_data(policy: LicensePolicy, meta: dict, entries: dict[str, dict], defau
 
 def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entries: dict[str, dict], default: str,
                 citation: str, field_docs: dict[str, str], repo_id: str, dataset: str, papers: dict[str, str],
-                gated: bool, pixel_config: str = "aligned") -> str:
+                gated: bool, pixel_config: str = "aligned", private_only: bool = False) -> str:
     """README.md text: YAML front matter + the dataset folder's card.md with generated sections."""
     template = string.Template((folder / "card.md").read_text())
-    preview = entries[default].get("preview") or next((e["preview"] for e in entries.values() if e.get("preview")), None)
+    shown = entries[default] if entries[default].get("preview") else next((e for e in entries.values() if e.get("preview")), {})
+    preview, preview_points = shown.get("preview"), shown.get("preview_points", True)
     license_line = f"`{policy.hub_license}`" + (f" ([{policy.license_name}]({policy.license_link}))" if policy.hub_license == "other" else "")
     access = ("Access is gated: you agree to the terms above (non-commercial use) before downloading."
               if gated else ("Non-commercial use only." if policy.non_commercial else ""))
     if policy.non_commercial and policy.gated_prompt:
         access += f" {policy.gated_prompt}"
+    if private_only:
+        access = (access + " " if access else "") + ("**This repository must stay private**: its license allows this "
+                                                     "data only in a private repository.")
     body = template.safe_substitute(
         contents=contents_text(entries, policy),
         configs_table=configs_table(entries, default),
@@ -266,7 +279,8 @@ def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entr
         attribution=policy.attribution,
         papers="\n".join(f"- [{title}](https://arxiv.org/abs/{arxiv})" for arxiv, title in papers.items()) or "-",
         citation=citation.strip(),
-        preview=f"![faces with their landmarks, config `{default}`]({preview})" if preview else "",
+        preview=(f"![{'faces with their landmarks' if preview_points else 'faces (no landmarks to draw)'}, config "
+                 f"`{default}`]({preview})" if preview else ""),
     )
     return f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
 

@@ -78,13 +78,13 @@ def write_shards(ds: datasets.Dataset, folder: Path, data_dir: str, split: str, 
     return paths, nbytes
 
 
-def preview_image(ds: datasets.Dataset, aligned: bool, n: int = 8):
+def preview_image(ds: datasets.Dataset, aligned: bool, n: int = 8) -> tuple[object, bool]:
     """A grid of a few faces with exactly the published landmarks of each image drawn on it (for
     aligned configs the ``*_aligned`` columns, in the aligned image's pixels). Pixel configs only:
     a URL-only repo has no pixels to show, and drawing its points on blank cells would show nothing true."""
     from artface_align.draw import draw_points, grid
 
-    cells = []
+    cells, drew = [], False
     for row in ds.select(range(min(n, len(ds)))):
         if row["image"] is None:  # a union row whose member publishes no pixels
             continue
@@ -92,7 +92,8 @@ def preview_image(ds: datasets.Dataset, aligned: bool, n: int = 8):
         pts = (row.get("landmarks68_aligned") or row.get("kps5_aligned")) if aligned else \
             (row.get("landmarks68") or row.get("kps5"))
         cells.append(draw_points(img, np.asarray(pts)) if pts is not None else img)
-    return grid(cells, cell=192, cols=4) if cells else None
+        drew = drew or pts is not None
+    return (grid(cells, cell=192, cols=4) if cells else None), drew
 
 
 def drop_empty_columns(dsd: datasets.DatasetDict, candidates: tuple[str, ...]) -> tuple[datasets.DatasetDict, list[str]]:
@@ -199,7 +200,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         download_size += sum((out / p).stat().st_size for p in paths)
     first = next(iter(dsd.values()))
     quality = quality_quantiles(dsd)
-    preview_rel = None
+    preview_rel, preview_points = None, False
     chart_files: list[str] = []
     if mode == "processed":  # pictures of the data only where the data's pixels are published too
         from . import charts
@@ -214,7 +215,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             files.append(rel)
         prov = report["provenance"]
         with_pixels = next((ds for ds in dsd.values() if ds.data.column("image").null_count < len(ds)), first)
-        preview = preview_image(with_pixels, k.aligns)
+        preview, preview_points = preview_image(with_pixels, k.aligns)
         if preview is not None:
             preview_rel = f"assets/{hub_config}-preview.png"
             (out / "assets").mkdir(exist_ok=True)
@@ -236,6 +237,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
         "quality": quality,
         "members_table": members_table,
         "preview": preview_rel,
+        "preview_points": preview_rel is not None and preview_points,
         "charts": chart_files,
         "build": {
             "artface_version": __version__,
@@ -249,6 +251,7 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
             "image_format": prov.get("image_format"),
             "source": prov.get("source"),
             "sample_of": prov.get("sample_of"),
+            "sample": bool(prov.get("sample")),
             "max_records": prov.get("max_records"),
             "total": report["total"],
             "failed": report["failed"],
@@ -264,8 +267,9 @@ def stage(name: str, config: str | None, mode: str, dest: str, private: bool, ma
     data = card_data(policy, meta, entries, default, gated)
     pixel_config = next((c.name for c in cls.BUILDER_CONFIGS if kind_of(c.kind).aligns),
                         next((c.name for c in cls.BUILDER_CONFIGS if kind_of(c.kind).pixels), builder.config.name))
+    private_only = private and mode not in policy.public_modes  # allowed only because the repo is private
     readme = render_card(cls.FOLDER, policy, data, entries, default, cls.citation(), cls.FIELD_DOCS, repo_id, name,
-                         dict(cls.PAPERS), gated, pixel_config)
+                         dict(cls.PAPERS), gated, pixel_config, private_only)
     (out / "README.md").write_text(readme)
     (out / META_NAME).write_text(json.dumps({"dataset": name, "default": default, "configs": entries}, indent=1, ensure_ascii=False))
     return hub_config, entries[hub_config]

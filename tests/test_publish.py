@@ -454,3 +454,26 @@ def test_url_only_means_urls_and_hub_flags_need_the_hub(http_server, tmp_path):
     pq.write_table(table.set_column(table.column_names.index("image_url"), "image_url",
                                     pa.nulls(len(table), pa.string())), shard, write_page_index=True)
     assert any("rows have no image_url" in p for p in validate(str(bad)))
+
+
+def test_card_sentences_follow_the_build(http_server, tmp_path):
+    from artface.builders.all.test_builder import contract_source as union_source
+    from artface.builders.aahq.test_builder import serve_aahq
+
+    # a union of samples is not "whole"
+    opts = union_source(tmp_path / "u", http_server, "urls")
+    publish("all", "urls", "urls", to=str(tmp_path / "all"), max_records=2, **opts)
+    card = (tmp_path / "all" / "README.md").read_text()
+    row = next(ln for ln in card.splitlines() if ln.startswith("| `urls`"))
+    assert "a sample (max_records=2 per split)" in row and "| whole |" not in row
+    # AAHQ gives 4 points, not the 5 or 68 drawn on previews: the caption does not claim landmarks
+    publish("aahq", "aligned", "processed", to=str(tmp_path / "aahq"), private=True, source=serve_aahq(http_server, dead={}),
+            size=64, max_records=2)
+    aahq = (tmp_path / "aahq" / "README.md").read_text()
+    assert "![faces (no landmarks to draw)" in aahq and "faces with their landmarks" not in aahq
+    assert "This repository must stay private" in aahq, "pixels allowed only privately: the card says so"
+    # MetFaces' preview draws its landmarks, and says so; a public publish has no private-only notice
+    src = make_source(tmp_path, http_server, local=(0, 1), bad_md5=())
+    publish("metfaces", "aligned", "processed", to=str(tmp_path / "m"), source=str(src), size=64)
+    m = (tmp_path / "m" / "README.md").read_text()
+    assert "![faces with their landmarks" in m and "must stay private" not in m
