@@ -368,9 +368,9 @@ def test_processed_card_says_pixels_and_a_sample(http_server, tmp_path):
                   cache_dir=str(tmp_path / "hf"))
     card = DatasetCard.load(dest / "README.md")
     assert res.rows == {"train": 2}
-    assert "`aligned`: **pixels**: 64 px aligned faces (png); 2 rows, a sample of 4 records." in card.text
+    assert "`aligned`: **pixels**: 64 px aligned faces (png); 2 rows, a sample of 4 records (max_records=2)." in card.text
     assert "No image data is included" not in card.text and "assets/aligned-preview.png" in card.text
-    assert "sample of 4 (max_records=2)" in card.text
+    assert "| a sample of 4 records (max_records=2) |" in card.text
     assert "The MetFaces recipe (FFHQ, transform at 4x the output size) from the JSON landmarks." in card.text
     assert card.data.to_dict()["task_categories"] == ["unconditional-image-generation", "keypoint-detection"]
 
