@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import datasets
@@ -122,7 +123,7 @@ class Build:
     def provenance(self) -> dict:
         return self.report.get("provenance", {})
 
-    @property
+    @cached_property
     def features(self) -> datasets.Features:
         return datasets.Features.from_dict(self.meta["features"])
 
@@ -219,15 +220,14 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     builder._retry_failed, builder._refresh = retry_failed, refresh
     builder._engine = (engine, engine_options)  # a union builds its members with it
     old = Build.try_open(out)
-    local = builder.source_is_local()
+    members = builder.member_builds()  # a union: its members' builds (each made or reused first); else None
     if old is not None and not (refresh or retry_failed) and not old.to_redo():
-        members = builder.member_builds() if hasattr(builder, "member_builds") else None
         if members is not None:
-            if old.meta.get("members") == {m.dataset_name: m.meta["build_id"] for m in members}:
-                return BuildResult(old, False, note="finished: nothing to redo")
-        elif not local or old.meta.get("records_digest") == builder.records_digest():
-            return BuildResult(old, False, Counter(old.report.get("failed_by_reason", {})),
-                               note="finished: nothing to redo")
+            unchanged = old.meta.get("members") == {m.dataset_name: m.meta["build_id"] for m in members}
+        else:  # a local source is read again (no network) to notice edits; a remote one is not asked again
+            unchanged = not builder.source_is_local() or old.meta.get("records_digest") == builder.records_digest()
+        if unchanged:
+            return BuildResult(old, False, note="finished: nothing to redo")
     if engine == "ray":
         from .engine import check_engine
 
@@ -242,10 +242,11 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
         announce()
     kept = builder.kept_failures(retry_failed)
     staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    fetches = kind_of(builder.config.kind).fetches
     t0 = time.perf_counter()
     try:
         # Ray runs the per-record work; a config that fetches nothing, or a union (its members' rows, read), is written here
-        if engine == "ray" and kind_of(builder.config.kind).fetches and not hasattr(builder, "member_builds"):
+        if engine == "ray" and fetches and members is None:
             from .engine import write_rows_ray
 
             outcomes = write_rows_ray(builder, staging, **engine_options)
@@ -258,7 +259,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
             report = builder.report()
         report["kept_from_last_run"] = dict(kept)
         report["seconds"] = round(time.perf_counter() - t0, 3)
-        report["img_per_s"] = round(report["written"] / report["seconds"], 2) if report["seconds"] and kind_of(builder.config.kind).fetches else None
+        report["img_per_s"] = round(report["written"] / report["seconds"], 2) if report["seconds"] and fetches else None
         extra = builder.build_extra()
         return BuildResult(finish(staging, out, builder, splits, report, extra), True, kept)
     finally:

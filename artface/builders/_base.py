@@ -189,8 +189,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     ANNOTATIONS_CREATORS: tuple[str, ...] = ("machine-generated",)
     TAGS: tuple[str, ...] = ()
     PAPERS: dict[str, str] = {}  # arXiv id -> title: the Hub links a dataset to papers cited by arXiv URL
-    SOURCE_IS_API: dict[str, str] = {}
-    LABEL_COLUMNS: tuple[str, ...] = ()  # text columns counted like labels in the bias view (besides ClassLabels)  # config -> root of the public API it reads by default (instead of SOURCE)
+    SOURCE_IS_API: dict[str, str] = {}  # config -> root of the public API it reads by default (instead of SOURCE)
+    LABEL_COLUMNS: tuple[str, ...] = ()  # text columns counted like labels in the bias view (besides ClassLabels)
     #: what each option means (``artface info``); a dataset adds its own with {**ArtfaceBuilder.OPTION_HELP, ...}
     OPTION_HELP: dict[str, str] = {
         "source": "upstream: a local folder or file, or an http(s) URL (default: the dataset's upstream)",
@@ -318,6 +318,10 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def _where(self) -> str:
         api_root = self.SOURCE_IS_API.get(self.config.name)
         return str(self.config.source or api_root) if api_root else self.source().where(self.source().named)
+
+    def member_builds(self) -> list | None:
+        """The builds a composite config is made of (the ``all`` union's members); None for a dataset."""
+        return None
 
     def source_is_local(self) -> bool:
         """Whether the records come from the user's own files (read again on a re-run at no network cost)."""

@@ -247,7 +247,7 @@ def test_a_hostile_api_is_bounded_and_its_bad_parts_counted(http_server, tmp_pat
         return 200, json.dumps({"data": [{"id": f"e{n}", "image": image}], "paginationToken": f"t{n + 1}",
                                 "hasMore": True}).encode()
 
-    http_server.add(f"/en/api/2/PaintingsByArtist", kind="dynamic", respond=lambda p: endless(p) if jmc in p else
+    http_server.add("/en/api/2/PaintingsByArtist", kind="dynamic", respond=lambda p: endless(p) if jmc in p else
                     (200, b"<html>not json</html>") if ruskin in p else (404, b""))
     details = {"e0": {"genres": "portrait"}, "e1": {"genres": ["portrait"], "completitionYear": 10**12}}
 
