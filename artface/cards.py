@@ -64,7 +64,7 @@ def sample_words(b: dict) -> str:
     """Whole, or which sample (from the build's provenance: a union is a sample when any member is)."""
     if b.get("sample_of"):
         return f"a sample of {b['sample_of']:,} records (max_records={b.get('max_records')})"
-    if b.get("sample") or b.get("max_records"):
+    if b.get("sample"):  # max_records that cut nothing leaves the config whole
         return f"a sample (max_records={b.get('max_records')} per split)"
     return "whole"
 
@@ -98,10 +98,11 @@ def configs_table(entries: dict[str, dict], default: str) -> str:
         splits = ", ".join(f"{s}: {n:,}" for s, n in e["splits"].items())
         whole = sample_words(b)
         src = b.get("source") or "local"
-        src = "the upstream files as downloaded by the publisher" if src == "local" else src
+        src = md_cell("the upstream files as downloaded by the publisher" if src == "local" else src)
+        src += "".join(f"; {md_cell(k)}: {md_cell(v)}" for k, v in (b.get("source_facts") or {}).items())
         what = e.get("description", "") + (" Published URL-only: pixels removed." if e["mode"] == "urls" and kind_of(e["kind"]).pixels else "")
         rows.append(f"| `{name}`{' (default)' if name == default else ''} | {md_cell(what)} | {holds(e)} | {splits} | {whole} "
-                    f"| {md_cell(src)} |")
+                    f"| {src} |")
     return "\n".join(rows)
 
 
@@ -252,7 +253,8 @@ def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entr
                 gated: bool, pixel_config: str = "aligned", private_only: bool = False) -> str:
     """README.md text: YAML front matter + the dataset folder's card.md with generated sections."""
     template = string.Template((folder / "card.md").read_text())
-    shown = entries[default] if entries[default].get("preview") else next((e for e in entries.values() if e.get("preview")), {})
+    shown_name = default if entries[default].get("preview") else next((n for n, e in entries.items() if e.get("preview")), default)
+    shown = entries[shown_name]
     preview, preview_points = shown.get("preview"), shown.get("preview_points", True)
     license_line = f"`{policy.hub_license}`" + (f" ([{policy.license_name}]({policy.license_link}))" if policy.hub_license == "other" else "")
     access = ("Access is gated: you agree to the terms above (non-commercial use) before downloading."
@@ -280,7 +282,7 @@ def render_card(folder: Path, policy: LicensePolicy, data: DatasetCardData, entr
         papers="\n".join(f"- [{title}](https://arxiv.org/abs/{arxiv})" for arxiv, title in papers.items()) or "-",
         citation=citation.strip(),
         preview=(f"![{'faces with their landmarks' if preview_points else 'faces (no landmarks to draw)'}, config "
-                 f"`{default}`]({preview})" if preview else ""),
+                 f"`{shown_name}`]({preview})" if preview else ""),
     )
     return f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
 

@@ -183,14 +183,20 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     _quiet_datasets()
     res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
                   make_private=args.make_private, dry_run=args.dry_run, create_pr=args.create_pr, revision=args.revision,
-                  commit_message=args.commit_message, num_proc=args.num_proc, **_options(args))
+                  commit_message=args.commit_message, num_proc=args.num_proc, replace=args.replace, **_options(args))
     if res.dry_run:
         print(f"dry run: {args.name}/{res.config} ({args.mode}) would go to {res.destination}; nothing was written or uploaded")
-        print("files:\n" + "\n".join(f"  {f}" for f in res.files))
+        print("\n".join(res.change.lines()))
+        if res.needs_replace:
+            print(f"note: this replaces {res.needs_replace}; the real publish needs --replace")
+        print("files staged:\n" + "\n".join(f"  {f}" for f in res.files))
         print("README.md:\n" + res.readme)
         return 0
     print(f"{args.name}/{res.config} ({args.mode}) -> {res.destination}: rows {res.rows}")
-    print("no change: the destination already holds this content" if not res.changed else f"{len(res.files)} files written")
+    if not res.changed:
+        print("no change: the destination already holds this content")
+    else:
+        print("\n".join(res.change.lines()))
     if res.url and res.changed:
         print(f"{'pull request' if args.create_pr else 'commit' if res.commit else 'folder'}: {res.url}")
     return 0
@@ -255,7 +261,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
-    problems = validate(args.dest)
+    problems = validate(args.dest, revision=args.revision)
     for p in problems:
         print(f"problem: {p}")
     print(f"{args.dest}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
@@ -378,10 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --private onto an existing public Hub repo: turn it private before anything is uploaded")
     pb.add_argument("--max-shard-size", default="500MB", help="largest parquet shard")
     pb.add_argument("--num-proc", type=int, default=None, help="processes for the build")
-    pb.add_argument("--dry-run", action="store_true", help="build and stage, print the file list and the card; write nothing")
+    pb.add_argument("--dry-run", action="store_true",
+                    help="stage and compare: rows, bytes and files added/changed/removed per config, and the card; write nothing")
     pb.add_argument("--create-pr", action="store_true", help="Hub: open a pull request instead of committing to the branch")
     pb.add_argument("--revision", default=None, help="Hub: the branch to commit to (created from main if missing)")
     pb.add_argument("--commit-message", default=None, help="Hub: the commit message")
+    pb.add_argument("--replace", action="store_true",
+                    help="allow replacing a published config by a sample or by fewer rows (refused otherwise)")
 
     e = cmd("export", "export a finished build as webdataset tar shards, an imagefolder or parquet", _cmd_export)
     _dataset_args(e)
@@ -410,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = cmd("validate", "check a published folder or repo as the Hub would read it", _cmd_validate)
     v.add_argument("dest", help="folder or hf://datasets/ORG/NAME")
+    v.add_argument("--revision", default=None, help="Hub: the branch, tag, commit or refs/pr/N to check (default main)")
 
     c = cmd("cache", "show what artface keeps on disk (fetch cache, work store, builds), or clean it", _cmd_cache)
     c.add_argument("action", nargs="?", choices=["show", "clean"], default="show", help="show sizes, or clean")

@@ -17,18 +17,23 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 from .cards import check_card
+from .errors import ArtfaceError
 
-def _fs_and_root(dest: str) -> tuple[fsspec.AbstractFileSystem, str]:
+def _fs_and_root(dest: str, revision: str | None) -> tuple[fsspec.AbstractFileSystem, str]:
     if dest.startswith("hf://datasets/"):
         from huggingface_hub import HfFileSystem
 
-        return HfFileSystem(), "datasets/" + dest[len("hf://datasets/"):].strip("/")
+        from .publish.hub import revision_path
+
+        return HfFileSystem(), revision_path(dest[len("hf://datasets/"):].strip("/"), revision)
+    if revision:
+        raise ArtfaceError(f"--revision applies to a Hub repo (hf://datasets/ORG/NAME), not to the folder {dest}")
     return fsspec.filesystem("file"), Path(dest).absolute().as_posix().rstrip("/")  # find() answers absolute paths
 
 
-def validate(dest: str) -> list[str]:
-    """Problems found (empty list: the repo reads as the Hub would read it)."""
-    fs, root = _fs_and_root(dest)
+def validate(dest: str, revision: str | None = None) -> list[str]:
+    """Problems found (empty list: the repo reads as the Hub would read it), at ``revision`` for a Hub repo."""
+    fs, root = _fs_and_root(dest, revision)
     readme = f"{root}/README.md"
     if not fs.exists(readme):
         return [f"{dest}: no README.md"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 
 import datasets
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from artface.build import Build
@@ -56,6 +58,38 @@ def _close(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and abs(a - b) <= 1e-4 * max(1.0, abs(a))
     return a == b
+
+
+def card_claims_hold(dest, hub_config: str, build: Build) -> None:
+    """Each card sentence that states a count, a sample, a source fact, where points come from or what
+    a preview shows, checked against the published repo and the build it came from."""
+    readme = (dest / "README.md").read_text()
+    entry = json.loads((dest / "artface.json").read_text())["configs"][hub_config]
+    shards = {s: pq.read_table(sorted((dest / hub_config).glob(f"{s}-*.parquet"))).to_pylist() for s in entry["splits"]}
+    assert {s: len(r) for s, r in shards.items()} == entry["splits"], "rows per split as published"
+    rows = [r for rs in shards.values() for r in rs]
+    row = next(ln for ln in readme.splitlines() if ln.startswith(f"| `{hub_config}`") and "**" in ln)
+    assert ", ".join(f"{s}: {n:,}" for s, n in entry["splits"].items()) in row
+    assert f"- `{hub_config}`: " in readme and f"; {len(rows):,} rows" in readme
+    prov = build.provenance
+    assert ("a sample" in row) == bool(prov.get("sample")) and ("| whole |" in row) == (not prov.get("sample")), row
+    for k, v in (prov.get("source_facts") or {}).items():
+        assert f"{k}: {v}" in row, (k, v, row)
+    if "dataset_version" in (rows[0] if rows else {}):
+        assert prov["source_facts"]["KaoKore version"] == "v" + next(iter({r["dataset_version"] for r in rows}))
+    if "movement" in (rows[0] if rows else {}) and prov.get("source_facts"):
+        assert prov["source_facts"]["movements"].startswith(f"{len({r['movement'] for r in rows if r['movement'] >= 0})} of ")
+    built_row = next(ln for ln in readme.splitlines() if ln.startswith(f"| `{hub_config}` | artface "))
+    sources = {r.get("landmarks_source") for r in rows} - {None, "crop"}
+    detectors = sources - {"upstream"}
+    assert all(d.split(" ")[0] in built_row for d in detectors) and (not detectors or "upstream landmarks" not in built_row), \
+        (sources, built_row)
+    preview = entry.get("preview")
+    if preview:
+        assert (dest / preview).is_file() and f"]({preview})" in readme
+        assert ("faces with their landmarks" in readme) == entry["preview_points"]
+        assert not entry["preview_points"] or any(r.get("kps5_aligned") or r.get("landmarks68_aligned")
+                                                  or r.get("kps5") or r.get("landmarks68") for r in rows)
 
 
 @pytest.mark.parametrize("name,config", CASES)
@@ -104,10 +138,15 @@ def test_builder_contract(name, config, http_server, tmp_path):
     policy = builder_class(name).POLICY
     if "urls" in policy.public_modes:
         if all(u for d in built.values() for u in d["image_url"]):
-            publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+            res = publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+            card_claims_hold(tmp_path / "pub", res.config, build)
         else:  # URL-only means URLs: rows that name no image are refused (e.g. crops from a release zip)
             with pytest.raises(PublishRefused, match="no public http"):
                 publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
+    if kind in ("original", "aligned") and "processed" in policy.public_modes + policy.private_modes:
+        private = "processed" not in policy.public_modes
+        res = publish(name, config, "processed", to=str(tmp_path / "pub"), private=private, **options, **extra)
+        card_claims_hold(tmp_path / "pub", res.config, build)
     assert len(http_server.log) == asked, f"{name}/{config}: readers made requests: {http_server.log[asked:][:3]}"
     plain = datasets.load_dataset(str(build.folder))
     assert {s: len(d) for s, d in plain.items()} == {s: len(d) for s, d in built.items()}

@@ -3,6 +3,7 @@ and the round trip through plain `datasets` (no artface imported) in a fresh pro
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -382,6 +383,8 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
     assert main(["publish", "kaokore", "--config", "urls", "--source", str(KAOKORE_FIXTURES), "--to", str(dest), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "dry run" in out and "urls/train-00000-of-00001.parquet" in out and "license: cc-by-sa-4.0" in out
+    assert "urls: rows none -> 38 [train 32, validation 2, test 4] (whole); bytes 0 -> " in out
+    assert re.search(r"^  \d+ added: README.md, artface.json, urls/test-", out, re.M) and "  0 removed" in out
     assert not dest.exists()
 
 
@@ -394,10 +397,13 @@ def test_hub_pull_request_branch_and_message(hub, tmp_path):
     assert repo.commits[-1][2] == "first import" and f"commit: {server.url}/datasets/artface/kpr/commit/" in first.stdout
     main_head = repo.head[0]
     pr = run_cli(["publish", "kaokore", *common, "--max-records", "2", "--create-pr"], env)
+    assert pr.returncode == 2 and len(repo.prs) == 0, "a sample over the whole config needs --replace"
+    assert "would replace the whole config 'urls' (38 rows) by a sample of 38 records (max_records=2) (6 rows)" in pr.stderr
+    pr = run_cli(["publish", "kaokore", *common, "--max-records", "2", "--create-pr", "--replace"], env)
     assert pr.returncode == 0, pr.stderr[-2000:]
     assert repo.head[0] == main_head and len(repo.prs) == 1, "main untouched; the change is a pull request"
     assert f"pull request: {server.url}/datasets/artface/kpr/discussions/1" in pr.stdout
-    br = run_cli(["publish", "kaokore", *common, "--max-records", "3", "--revision", "trial"], env)
+    br = run_cli(["publish", "kaokore", *common, "--max-records", "3", "--revision", "trial", "--replace"], env)
     assert br.returncode == 0, br.stderr[-2000:]
     assert repo.head[0] == main_head and "trial" in repo.branches and len(repo.branches["trial"]) == 2
 
@@ -477,3 +483,57 @@ def test_card_sentences_follow_the_build(http_server, tmp_path):
     publish("metfaces", "aligned", "processed", to=str(tmp_path / "m"), source=str(src), size=64)
     m = (tmp_path / "m" / "README.md").read_text()
     assert "![faces with their landmarks" in m and "must stay private" not in m
+
+
+def _head_meta(snapshot) -> dict:
+    return json.loads(snapshot["artface.json"].data)
+
+
+def test_hub_publish_reads_its_revision_retries_a_race_and_removes_stale_files(hub, http_server, tmp_path):
+    """The branch's own artface.json, one commit on the head read (a race re-reads and re-commits),
+    the config's stale files deleted, "no change" from the commit result, validate --revision."""
+    from artface.builders.kaokore.test_builder import FAST, serve_kaokore
+
+    server, env = hub
+    src = serve_kaokore(http_server, bad={})
+    to = ["--source", src, "--to", "hf://datasets/artface/race", *[a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]]
+    assert run_cli(["publish", "kaokore", "--config", "urls", *to], env).returncode == 0
+    repo = server.repos["artface/race"]
+    # a branch keeps what was published on it: its second publish reads the branch, not main
+    dev = run_cli(["publish", "kaokore", "--config", "original", "--mode", "urls", *to, "--revision", "dev"], env)
+    assert dev.returncode == 0, dev.stderr[-2000:]
+    dev2 = run_cli(["publish", "kaokore", "--config", "urls", *to, "--revision", "dev", "--max-shard-size", "5KB"], env)
+    assert dev2.returncode == 0, dev2.stderr[-2000:]
+    dev_files = repo.branches["dev"][-1][1]
+    assert set(_head_meta(dev_files)["configs"]) == {"urls", "original-urls"}
+    assert "`original-urls`" in dev_files["README.md"].data.decode()
+    assert set(_head_meta(repo.head[1])["configs"]) == {"urls"}, "main untouched by the branch"
+    checked = run_cli(["validate", "hf://datasets/artface/race", "--revision", "dev"], env)
+    assert checked.returncode == 0 and "OK" in checked.stdout, checked.stdout + checked.stderr
+    # a race on main: another publish commits between this publish's read and its commit
+    racer = ["publish", "kaokore", "--config", "original", "--mode", "urls", *to]
+    raced: list = []
+    server.before_next_commit = lambda: raced.append(run_cli(racer, env))
+    commits_before = len(repo.commits)
+    mine = run_cli(["publish", "kaokore", "--config", "urls", *to, "--max-shard-size", "5KB"], env)
+    assert mine.returncode == 0 and raced and raced[0].returncode == 0, mine.stderr[-2000:] + raced[0].stderr[-2000:]
+    assert len(repo.commits) == commits_before + 2, "the racer's commit, then this one on top of it"
+    files = repo.head[1]
+    assert set(_head_meta(files)["configs"]) == {"urls", "original-urls"}, "the retry re-read the racer's entry"
+    shards = sorted(p for p in files if p.startswith("urls/"))
+    assert len(shards) > 1 and all(p.endswith(f"-of-{len([s for s in shards if 'train' in s]):05d}.parquet")
+                                   for p in shards if "/train-" in p), shards
+    assert "urls/train-00000-of-00001.parquet" not in files, "the stale shard was deleted in the same commit"
+    # the same content again: huggingface_hub skips every file and the head does not move
+    head = repo.head[0]
+    again = run_cli(["publish", "kaokore", "--config", "urls", *to, "--max-shard-size", "5KB"], env)
+    assert again.returncode == 0 and "no change" in again.stdout and repo.head[0] == head
+    # a dry run shows rows, bytes and files per config against the revision, and what needs --replace
+    dry = run_cli(["publish", "kaokore", "--config", "urls", *to, "--max-records", "2", "--dry-run"], env)
+    assert dry.returncode == 0 and repo.head[0] == head, dry.stderr[-2000:]
+    line = next(ln for ln in dry.stdout.splitlines() if ln.startswith("urls: rows "))
+    n = sum(_head_meta(files)["configs"]["urls"]["splits"].values())
+    assert f"rows {n:,} [" in line and "(whole) -> 6 [" in line and "bytes " in line, line
+    assert re.search(r"^  \d+ removed: urls/train-", dry.stdout, re.M) and "needs --replace" in dry.stdout
+    both = run_cli(["publish", "kaokore", "--config", "urls", *to, "--create-pr", "--revision", "dev"], env)
+    assert both.returncode != 0 and len(both.stderr.strip().splitlines()) == 1 and "--create-pr" in both.stderr

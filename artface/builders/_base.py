@@ -323,6 +323,16 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         """The builds a composite config is made of (the ``all`` union's members); None for a dataset."""
         return None
 
+    def source_facts(self, records: list[Record]) -> dict[str, str]:
+        """What this build's source was, in words a card can state per config (e.g. KaoKore's version,
+        the WikiArt movements a crawl covered); read from the options and records, never assumed."""
+        return {}
+
+    def members_with_pixels(self, mode: str, private: bool) -> list[str] | None:
+        """A composite's members whose rows keep pixels when published in ``mode`` (each member's own
+        policy); None for a dataset, whose one policy ``check_publish`` applies."""
+        return None
+
     def source_is_local(self) -> bool:
         """Whether the records come from the user's own files (read again on a re-run at no network cost)."""
         return not self.SOURCE_IS_API.get(self.config.name) and self.source().local
@@ -447,6 +457,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         store = outcomes if outcomes is not None else (WorkStore(self.work_dir()) if k.fetches else None)
         api_root = self.SOURCE_IS_API.get(c.name)
         public = public_url(c.source or api_root) if api_root else self.source().public()
+        settings["source_facts"] = self.source_facts(records)
         rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped),
                           self.invalid, self.label_names())
         if k.fetches:

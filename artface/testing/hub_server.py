@@ -21,8 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 LFS_EXTENSIONS = (".parquet", ".arrow", ".png", ".jpg", ".jpeg", ".webp", ".zip", ".bin", ".onnx")
 
 
-def git_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git object id
+from huggingface_hub.utils.sha import git_hash as git_sha1  # git's blob id, as the Hub computes it
 
 
 @dataclass
@@ -75,6 +74,7 @@ class HubServer:
         self.lfs: dict[str, bytes] = {}
         self.log: list[dict] = []
         self.fail_next_commit = False  # simulate a server error at commit time
+        self.before_next_commit = None  # a callable run before the next commit is applied (simulates a race)
         self._lock = threading.Lock()
         server = self
 
@@ -236,10 +236,16 @@ class HubServer:
         repo = self._repo(h, g["repo"], authed, write=True)
         if repo is None:
             return None
-        files = json.loads(body)["files"]
-        out = [{"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_EXTENSIONS) or f["size"] > 10 * 2**20 else "regular",
-                "shouldIgnore": False} for f in files]
-        return self._json(h, 200, {"files": out, "commitOid": repo.head[0]})
+        snap = repo.snapshot(g["rev"]) or repo.snapshot("main")
+        out = []
+        for f in json.loads(body)["files"]:
+            lfs = f["path"].endswith(LFS_EXTENSIONS) or f["size"] > 10 * 2**20
+            item = {"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False}
+            there = snap[1].get(f["path"])
+            if there is not None:  # as the Hub: the remote file's oid, so that clients skip unchanged files
+                item["oid"] = there.sha256 if there.lfs else git_sha1(there.data)
+            out.append(item)
+        return self._json(h, 200, {"files": out, "commitOid": snap[0]})
 
     def _lfs_batch(self, h, method, g, q, body, authed):
         repo = self._repo(h, g["repo"], authed, write=True)
@@ -274,6 +280,9 @@ class HubServer:
         if self.fail_next_commit:
             self.fail_next_commit = False
             return self._json(h, 500, {"error": "simulated failure while committing"})
+        hook, self.before_next_commit = self.before_next_commit, None
+        if hook is not None:  # another writer commits first (a race): this commit's parent is then stale
+            hook()
         history = repo.history(g["rev"])
         if history is None:
             return self._json(h, 404, {"error": f"Invalid rev id: {g['rev']}"}, {"X-Error-Code": "RevisionNotFound"})
@@ -321,7 +330,13 @@ class HubServer:
             return None
         if g["branch"] in repo.branches:
             return self._json(h, 409, {"error": "Reference already exists"})
-        repo.branches[g["branch"]] = [repo.commits[-1]]
+        start = json.loads(body or b"{}").get("startingPoint") or "main"
+        hist = repo.history(start)
+        found = hist[-1] if hist is not None else next((c for hh in (repo.commits, *repo.branches.values(), *repo.prs)
+                                                        for c in hh if c[0] == start), None)
+        if found is None:
+            return self._json(h, 404, {"error": f"Invalid rev id: {start}"}, {"X-Error-Code": "RevisionNotFound"})
+        repo.branches[g["branch"]] = [found]
         return self._json(h, 200, {})
 
     def _entry(self, path: str, blob: Blob | None) -> dict:

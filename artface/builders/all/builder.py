@@ -210,6 +210,9 @@ class AllDatasets(ArtfaceBuilder):
         by_reason = Counter()
         for r in members.values():
             by_reason.update(r["failed_by_reason"])
+        points: Counter = Counter()  # where each member's points come from, added up
+        for r in members.values():
+            points.update(r["provenance"].get("points", {}))
         dropped = getattr(self, "_dropped", 0)
         totals["written"] -= dropped
         totals["total"] -= dropped
@@ -222,7 +225,11 @@ class AllDatasets(ArtfaceBuilder):
                 "members": {m: {k: r[k] for k in ("total", "written", "failed")} for m, r in members.items()},
                 "provenance": {"artface_version": members and next(iter(members.values()))["provenance"]["artface_version"],
                                "source": None, "sample": any(r["provenance"]["sample"] for r in members.values()),
-                               "sample_of": None, "points": {}, "detector_models": {}, "kind": self.config.kind,
+                               "sample_of": None, "points": dict(points.most_common()), "kind": self.config.kind,
+                               "detector_models": {d: sha for r in members.values()
+                                                   for d, sha in r["provenance"].get("detector_models", {}).items()},
+                               "source_facts": {f"{m} {k}": v for m, r in members.items()
+                                                for k, v in r["provenance"].get("source_facts", {}).items()},
                                "recipe": None, "size": self.config.size if k.aligns else None,
                                "warp": None, "image_format": self.config.image_format if k.aligns else None,
                                "max_records": self.config.max_records}}
@@ -240,14 +247,13 @@ class AllDatasets(ArtfaceBuilder):
 
         return union_policy(self.POLICY, {m: builder_class(m).POLICY for m in self.config.members})
 
-    @classmethod
-    def check_members(cls, members: list[str], mode: str, private: bool) -> list[str]:
+    def members_with_pixels(self, mode: str, private: bool) -> list[str]:
         """Members whose rows keep pixels in ``mode``; a member that allows neither this mode nor URL-only
         publishing blocks the publish (PublishRefused names it)."""
         from .. import builder_class
 
         keep = []
-        for m in members:
+        for m in self.config.members:
             policy = builder_class(m).POLICY
             try:
                 check_publish(policy, mode, private)

@@ -220,6 +220,10 @@ class KaoKore(ArtfaceBuilder):
             "caption_en": s,
         }
 
+    def source_facts(self, records: list[Record]) -> dict[str, str]:
+        """The KaoKore version a config holds: ids and labels differ between versions."""
+        return {"KaoKore version": f"v{self.config.dataset_version}"}
+
     def _metadata(self) -> tuple[dict[str, str], str]:
         """The three metadata files of the chosen version: in its upstream folder under the source,
         or directly in the source folder."""

@@ -156,6 +156,14 @@ class WikiArtFace(ArtfaceBuilder):
             raise MetadataError(f"wikiart_face: cannot tell what {src.where(src.named)} is (want .zip, .parquet, .csv or a "
                                 f"folder; --config crawl reads the WikiArt API)")
 
+    def source_facts(self, records: list[Record]) -> dict[str, str]:
+        """The movements the records come from (a crawl of 2 movements holds 2, not the release's 15)."""
+        found = sorted({MOVEMENTS[r.fields["movement"]] for r in records if r.fields.get("movement", -1) >= 0})
+        if not found:
+            return {}
+        listed = f": {', '.join(found)}" if len(found) < len(MOVEMENTS) else ""
+        return {"movements": f"{len(found)} of {len(MOVEMENTS)}{listed}"}
+
     def _from_api(self, root: str) -> Iterator[Record]:
         """Artists per movement -> their paintings -> details -> portraits only, as the crawler did.
         Artists and paintings that cannot be used are counted in ``self.skipped``."""
