@@ -61,11 +61,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
-    from .builders import BUILDERS, builder_class
+def datasets_table() -> str:
+    """The README's dataset table, from each dataset folder (its card's first paragraph, configs, policy)."""
+    from .builders import builder_class, names
 
+    rows = ["| name | what | configs | license (Hub id) | public publishing |", "|---|---|---|---|---|"]
+    for name in names():
+        cls = builder_class(name)
+        p = cls.POLICY
+        modes = ", ".join(p.public_modes) or "none (local builds only)"
+        modes += " (gated: non-commercial)" if p.gated and p.public_modes else ""
+        configs = ", ".join(f"`{c.name}`" for c in cls.BUILDER_CONFIGS)
+        rows.append(f"| `{name}` | {cls.DESCRIPTION} | {configs} | `{p.hub_license}` | {modes} |")
+    return "\n".join(rows)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .builders import builder_class, names
+
+    if args.markdown:
+        print(datasets_table())
+        return 0
     print(f"{'dataset':14s} {'configs':34s} {'license':18s} public publishing")
-    for name in BUILDERS:
+    for name in names():
         cls = builder_class(name)
         configs = ", ".join(f"{c.name}" for c in cls.BUILDER_CONFIGS)
         modes = ", ".join(cls.POLICY.public_modes) or "none (local builds only)"
@@ -356,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--size", type=int, default=1024, help="aligned size in pixels")
     d.add_argument("--warp", choices=["fast", "reference"], default="fast", help="alignment warp")
 
-    cmd("list", "the datasets, their configs, licenses and what may be published", _cmd_list)
+    ls = cmd("list", "the datasets, their configs, licenses and what may be published", _cmd_list)
+    ls.add_argument("--markdown", action="store_true", help="the README's table (generated from the dataset folders)")
     i = cmd("info", "a dataset's configs, every option (type, default, meaning) and where to get its data", _cmd_info)
     i.add_argument("name", help="dataset (case-insensitive)")
 

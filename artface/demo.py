@@ -19,7 +19,7 @@ def run_demo(out_dir: str | Path = "artface-out/demo", size: int = 1024, warp: s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(data.astronaut())
-    aligner = FaceAligner(size=size, mode=warp)
+    aligner = FaceAligner(size=size, warp=warp)
     results = aligner(image, max_faces=None)
     if not results:
         raise RuntimeError("no face found in the astronaut photo: the detector model is broken")

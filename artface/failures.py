@@ -1,11 +1,14 @@
 """Failure reasons: the one table (stage, reason, retryable, meaning) that fetch, the pipeline,
-the build report, the CLI's advice and the card all read.
+the build report, the CLI's advice and the card all read. The core's reasons are here; a dataset's
+own failure and skip reasons live in its folder (``REASONS``, ``SKIP_REASONS`` on its builder) and
+are registered into the same tables when the builder class is defined.
 
 A record that cannot be built ends as a ``Failure`` with one of these reasons; a stage says so
 by raising ``RecordFailure(reason, detail)``. ``http_<code>`` reasons are derived from the code.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,11 +46,33 @@ REASONS: dict[str, Reason] = {
     "image_too_large": Reason("decode", False, "the image's dimensions are over the pixel limit"),
     "no_face": Reason("detect", False, "the detector found no face"),
     "bad_points": Reason("align", False, "the landmarks cannot define an alignment"),
-    "corrupt_mask": Reason("mask", False, "a part mask of the record is unreadable"),
-    "corrupt_sketch": Reason("sketch", False, "the record's sketch is unreadable"),
     "worker_crash": Reason("process", False, "the process died (e.g. a native crash) every time it worked on this record"),
     "error": Reason("process", True, "an unexpected error (see the detail; please report it)"),
 }
+
+
+#: what a source lists that cannot become a record (counted in the report's ``skipped``), reason -> meaning;
+#: every entry comes from the dataset that skips (its builder's ``SKIP_REASONS``)
+SKIPS: dict[str, str] = {}
+
+
+def register(owner: str, reasons: Mapping[str, Reason], skips: Mapping[str, str]) -> None:
+    """A dataset's own failure and skip reasons, put into the one table every reader uses; a name
+    already there with another meaning is an error (one word, one meaning)."""
+    for table, new in ((REASONS, reasons), (SKIPS, skips)):
+        for name, value in new.items():
+            if table.get(name, value) != value:
+                raise ValueError(f"{owner}: reason {name!r} is already registered with another meaning: {table[name]}")
+            table[name] = value
+
+
+class SkipCounter(Counter):
+    """``skipped`` counts by reason; a reason no dataset registered is a bug, caught where it is counted."""
+
+    def __setitem__(self, reason: str, n: int) -> None:
+        if reason not in SKIPS:
+            raise KeyError(f"skip reason {reason!r} is not registered (a builder's SKIP_REASONS)")
+        super().__setitem__(reason, n)
 
 
 def reason_info(reason: str) -> Reason:

@@ -46,7 +46,7 @@ def public_url(value: object) -> str | None:
 class Location:
     """Private: where the pipeline reads one record's bytes."""
 
-    kind: str  # url | file | zip | inline
+    via: str  # how the bytes are reached: url | file | zip | inline
     target: str  # the URL, the absolute file path, the zip's path, or a name for inline bytes
     member: str | None = None  # zip member
     data: bytes | None = field(default=None, repr=False, compare=False)  # inline bytes
@@ -54,20 +54,20 @@ class Location:
     def identity(self) -> str:
         """What the bytes are, for cache keys: a local file's size and mtime are part of it, so a
         replaced file is read and checked again."""
-        if self.kind == "url":
+        if self.via == "url":
             return f"url:{self.target}"
-        if self.kind == "inline":
+        if self.via == "inline":
             return f"inline:{hashlib.sha256(self.data or b'').hexdigest()}"
         try:
             st = os.stat(self.target)
-            ident = f"{self.kind}:{self.target}:{st.st_size}:{st.st_mtime_ns}"
+            ident = f"{self.via}:{self.target}:{st.st_size}:{st.st_mtime_ns}"
         except OSError:
-            ident = f"{self.kind}:{self.target}:missing"
-        return f"{ident}#{self.member}" if self.kind == "zip" else ident
+            ident = f"{self.via}:{self.target}:missing"
+        return f"{ident}#{self.member}" if self.via == "zip" else ident
 
     @property
     def is_local(self) -> bool:
-        return self.kind in ("file", "zip")
+        return self.via in ("file", "zip")
 
 
 def url(value: str) -> Location:
@@ -143,10 +143,10 @@ def read_zip_member(path: str, member: str, max_bytes: int = MAX_IMAGE_BYTES) ->
 
 def read_local(loc: Location, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
     """The bytes of a file, zip member or inline location (URLs go through the Fetcher)."""
-    if loc.kind == "inline":
+    if loc.via == "inline":
         return loc.data or b""
-    if loc.kind == "file":
+    if loc.via == "file":
         return read_file(loc.target, max_bytes)
-    if loc.kind == "zip":
+    if loc.via == "zip":
         return read_zip_member(loc.target, loc.member or "", max_bytes)
-    raise ValueError(f"read_local does not read {loc.kind!r} locations")
+    raise ValueError(f"read_local does not read {loc.via!r} locations")

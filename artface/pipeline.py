@@ -160,7 +160,7 @@ class Pipeline:
                 threads = r.threads or max(1, (os.cpu_count() or 1) // max(1, r.workers))
                 det = make_detector(o.detector, threads=threads)
                 lmk = make_landmarker(o.landmarks) if o.landmarks else None
-                self._aligner = FaceAligner(det, lmk, size=o.size, recipe=o.recipe, mode=o.warp)
+                self._aligner = FaceAligner(det, lmk, size=o.size, recipe=o.recipe, warp=o.warp)
             return self._aligner
 
     # -- driving -----------------------------------------------------------------------------
@@ -225,7 +225,7 @@ class Pipeline:
             loc = rec.fetch
             if loc is None:
                 raise RecordFailure("no_image", "the record names no image")
-            if loc.kind == "url":
+            if loc.via == "url":
                 res = self.fetcher.fetch(loc.target)
                 if not res.ok:
                     raise RecordFailure(res.status, f"{res.detail} after {res.attempts} attempt(s)".strip())
@@ -297,7 +297,7 @@ class Pipeline:
         try:
             w.image = load_image(w.data or b"", name=name, max_pixels=r.max_pixels)
         except ImageDecodeError as exc:
-            if w.rec.fetch is not None and w.rec.fetch.kind == "url":
+            if w.rec.fetch is not None and w.rec.fetch.via == "url":
                 self.fetcher.evict(w.rec.fetch.target)  # an error page is never kept as the image
             reason = "image_too_large" if "exceeds the limit" in str(exc) or "decompression bomb" in str(exc) else "corrupt_image"
             raise RecordFailure(reason, str(exc)) from None
@@ -322,7 +322,7 @@ class Pipeline:
             raise RecordFailure("no_face", f"{self.opts.detector} found no face in {w.image.width}x{w.image.height}")
         face = faces[0]
         w.geometry.update(face.to_dict())
-        w.points = face.landmarks68 if face.landmarks68 is not None else face.kps5
+        w.points = face.points
         found_by = face.extra.get("detector", self.opts.detector)  # a cascade says which of its detectors
         w.points_source = f"{found_by}+{face.extra['landmarks']}" if face.extra.get("landmarks") else found_by
         w.geometry["landmarks_source"] = w.points_source
@@ -340,7 +340,7 @@ class Pipeline:
             w.geometry["blur"] = blur(w.image)
             return
         try:
-            res = align(w.image, w.points, self.opts.size, self.opts.recipe, self.opts.warp)
+            res = self.aligner.align_points(w.image, w.points)
         except ValueError as exc:
             raise RecordFailure("bad_points", str(exc)) from None
         w.image = res.image

@@ -24,7 +24,7 @@ def _location_problem(rec: Record, kind: Kind) -> tuple[str, str] | None:
     if kind.fetches:
         return ("no_url", "upstream gives no image location for this record") if rec.fetch is None else None
     if rec.image_url is None:
-        if rec.fetch is not None and rec.fetch.kind == "url":
+        if rec.fetch is not None and rec.fetch.via == "url":
             return "unsupported_url", f"refusing {str(rec.fetch.target)[:200]!r}: only public http(s) URLs are published"
         return "no_url", "upstream gives no image URL for this record"
     return None

@@ -43,11 +43,13 @@ class Record:
     def to_dict(self) -> dict:
         """Plain values (Arrow- and JSON-friendly; inline bytes stay bytes) for engines' workers."""
         d = asdict(self)
-        d["fetch"] = None if self.fetch is None else {"kind": self.fetch.kind, "target": self.fetch.target,
+        d["fetch"] = None if self.fetch is None else {"via": self.fetch.via, "target": self.fetch.target,
                                                        "member": self.fetch.member, "data": self.fetch.data}
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Record:
         loc = d.get("fetch")
+        if loc is not None and "kind" in loc:  # written before Location.kind was named via
+            loc = {("via" if k == "kind" else k): v for k, v in loc.items()}
         return cls(**{**d, "fetch": None if loc is None else Location(**loc)})

@@ -108,6 +108,8 @@ def _labels(rec: Record, columns: tuple[str, ...]) -> dict:
 def write_report(folder: str | Path, report: dict, previous: dict | None = None) -> Path:
     """Write the report; ``built_at`` is kept from ``previous`` when the rows are the same
     (a reused build), so re-publishing an unchanged build changes nothing."""
+    if previous and "upstream_files" not in report and previous.get("upstream_files"):
+        report["upstream_files"] = previous["upstream_files"]  # a run that read no metadata keeps what the last one read
     same = previous and all(previous.get(k) == report.get(k) for k in (*COUNTS, "provenance"))
     report["built_at"] = previous["built_at"] if same and previous.get("built_at") else datetime.date.today().isoformat()
     path = Path(folder) / REPORT_NAME

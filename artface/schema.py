@@ -12,6 +12,8 @@ from typing import Any
 import datasets
 import numpy as np
 
+from artface_align.points import kps5_from_68
+
 from .kinds import kind as kind_of
 from .quality import point_measures
 
@@ -108,7 +110,7 @@ def given_geometry(points: list | None, bbox: list | None = None) -> dict:
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(p) == 68:
         out["landmarks68"] = p.tolist()
-        out["kps5"] = np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).tolist()
+        out["kps5"] = kps5_from_68(p).tolist()
     elif len(p) == 5:
         out["kps5"] = p.tolist()
     return out

@@ -7,8 +7,9 @@ line. Local files named by metadata are reached only through ``Source.file`` (in
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ class SourceSpec:
     default: str | None = None  # upstream location used when no source is given
     hint: str = ""  # what the source should point at, and where to get it
     manual: bool = False  # a manual download: local only, no default
+    formats: tuple[str, ...] = ()  # suffixes of whole-source files a source URL may name (e.g. a release .zip)
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -95,11 +97,58 @@ def split_lines(text: str) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
+@dataclass(frozen=True)
+class Pin:
+    """What an upstream file was when artface last checked it (a dataset folder's ``checksums.tsv``)."""
+    url: str
+    size: int
+    sha256: str
+
+
+class UpstreamChanged(SourceError):
+    """A pinned upstream file is not what it was: the build stops unless the user accepts the change."""
+
+
+def read_pins(path: Path) -> dict[str, Pin]:
+    """``checksums.tsv`` (as TFDS keeps per dataset folder): url, size, sha256 per line; # comments."""
+    pins = {}
+    if path.is_file():
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            try:
+                url, size, sha = line.split("\t")
+                pins[url] = Pin(url, int(size), sha.strip())
+            except ValueError:
+                raise MetadataError(f"{path} line {n}: expected url<TAB>size<TAB>sha256") from None
+    return pins
+
+
+@dataclass
+class UpstreamCheck:
+    """The pins a source is checked against, whether a change is accepted, and every file read (for the report)."""
+    pins: dict[str, Pin] = field(default_factory=dict)
+    accept_change: bool = False
+    files: list[dict] = field(default_factory=list)
+
+    def check(self, dataset: str, where: str, shown: str, data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        pin = self.pins.get(where)
+        state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (len(data), sha) else "changed")
+        self.files.append({"file": shown, "size": len(data), "sha256": sha, "pin": state})
+        if state == "changed" and not self.accept_change:
+            raise UpstreamChanged(f"{dataset}: {where} changed upstream since artface pinned it (size {pin.size:,} -> "
+                                  f"{len(data):,}, sha256 {pin.sha256[:12]}... -> {sha[:12]}...); check what changed, "
+                                  f"then pass --set accept_upstream_change=true to build from it")
+
+
 class Source:
     """A located upstream: a local folder or an http(s) base URL, optionally naming one file."""
 
-    def __init__(self, dataset: str, spec: SourceSpec, root: str, local: bool, named: str | None = None) -> None:
+    def __init__(self, dataset: str, spec: SourceSpec, root: str, local: bool, named: str | None = None,
+                 upstream: UpstreamCheck | None = None) -> None:
         self.dataset, self.spec, self.root, self.local, self.named = dataset, spec, root, local, named
+        self.upstream = upstream or UpstreamCheck()  # shared with sub-sources: one list of files read
 
     def __repr__(self) -> str:
         return f"Source({self.where()})"
@@ -114,7 +163,7 @@ class Source:
         return None if self.local else public_url(self.root)
 
     def sub(self, folder: str) -> Source:
-        return Source(self.dataset, self.spec, self.where(folder), self.local)
+        return Source(self.dataset, self.spec, self.where(folder), self.local, upstream=self.upstream)
 
     def exists(self, name: str) -> bool:
         """Whether file ``name`` is there; a source that cannot be reached is an error, not a no."""
@@ -132,19 +181,24 @@ class Source:
                 f"--source with a local copy ({self.spec.hint})")
 
     def read_bytes(self, name: str, max_bytes: int | None = None) -> bytes:
+        """File ``name`` of the source; checked against the dataset's pins and noted for the report
+        (a local file by its name only: no path of this machine goes into a report)."""
         where = self.where(name)
         max_bytes = max_bytes or max_metadata_bytes()
         if self.local:
             try:
-                return read_file(str(local_file(self.root, name).target), max_bytes)
+                data = read_file(str(local_file(self.root, name).target), max_bytes)
             except (RecordFailure, ValueError) as exc:
                 raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
+            self.upstream.check(self.dataset, where, name, data)
+            return data
         with Fetcher(FetchConfig(retries=2, max_bytes=max_bytes, allow_private_hosts=True)) as f:
             res = f.fetch(where)
         if res.status in ("connection_error", "timeout"):
             raise SourceError(self._unreachable(name, res))
         if not res.ok:
             raise SourceError(f"{self.dataset}: cannot read {where}: {res.status} {res.detail}".strip())
+        self.upstream.check(self.dataset, where, public_url(where) or name, res.data)  # type: ignore[arg-type]
         return res.data  # type: ignore[return-value]
 
     def read_text(self, name: str, max_bytes: int | None = None) -> str:
@@ -188,12 +242,12 @@ def locate(dataset: str, spec: SourceSpec, source: str | os.PathLike | None) -> 
     if not src:
         what = "is a manual download: pass" if spec.manual else "needs"
         raise SourceError(f"{dataset} {what} --source (source=): {spec.hint}")
-    suffixes = {PurePosixPath(f).suffix for f in spec.files}
+    suffixes = {PurePosixPath(f).suffix for f in spec.files} | set(spec.formats)
     if public_url(src):
         if spec.manual:
             raise SourceError(f"{dataset} is a manual download: --source must be a local folder ({spec.hint})")
         path = urlsplit(src).path
-        if PurePosixPath(path).suffix and PurePosixPath(path).suffix in suffixes | {".zip", ".parquet", ".csv"}:
+        if PurePosixPath(path).suffix and PurePosixPath(path).suffix in suffixes:
             base, _, name = src.split("?")[0].rpartition("/")
             return Source(dataset, spec, base, local=False, named=name)
         return Source(dataset, spec, src.rstrip("/"), local=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .detect import Detector, make_detector
-from .ffhq import DEFAULT_WARP, Aligned, align
+from .ffhq import DEFAULT_WARP, Aligned, align, warp_name
 from .imageio import ImageInput, load_image
 from .landmarks import Landmarker, make_landmarker
 from .types import Face
@@ -24,15 +24,16 @@ class FaceAligner:
         *,
         size: int = 1024,
         recipe: str = "ffhq",
-        mode: str = DEFAULT_WARP,
+        warp: str = DEFAULT_WARP,
         threads: int | None = None,
         providers: list[str] | None = None,
         detector_kwargs: dict | None = None,
+        mode: str | None = None,
     ) -> None:
         kw = dict(threads=threads, providers=providers, **(detector_kwargs or {}))
         self.detector = make_detector(detector, **kw) if isinstance(detector, str) else detector
         self.landmarker = make_landmarker(landmarks, threads=threads, providers=providers) if isinstance(landmarks, str) else landmarks
-        self.size, self.recipe, self.mode = size, recipe, mode
+        self.size, self.recipe, self.warp = size, recipe, warp_name(warp, mode)
 
     def detect(self, image: ImageInput) -> list[Face]:
         rgb = np.asarray(load_image(image))
@@ -42,8 +43,11 @@ class FaceAligner:
         return faces
 
     def align(self, image: ImageInput, face: Face) -> Aligned:
-        points = face.landmarks68 if face.landmarks68 is not None else face.kps5
-        return align(image, points, self.size, self.recipe, self.mode)
+        return self.align_points(image, face.points)
+
+    def align_points(self, image: ImageInput, points: np.ndarray) -> Aligned:
+        """Align from given points (4, 5 or 68: e.g. a dataset's own landmarks), with this aligner's recipe."""
+        return align(image, points, self.size, self.recipe, self.warp)
 
     def __call__(self, image: ImageInput, max_faces: int | None = 1) -> list[tuple[Face, Aligned]]:
         """Detect, then align the best ``max_faces`` faces (all when None)."""

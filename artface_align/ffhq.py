@@ -12,6 +12,7 @@ Points are in source pixels with pixel centres at integer coordinates.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -20,6 +21,7 @@ import scipy.ndimage
 from PIL import Image
 
 from .imageio import ImageInput, load_image
+from .points import ffhq_points
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,6 @@ RECIPES: dict[str, Recipe] = {
 #: "fast" is ~50 dB from "reference" and 85-120x faster (benchmarks/bench_align.py)
 DEFAULT_WARP = "fast"
 
-def ffhq_points(points: np.ndarray) -> np.ndarray:
-    """(4, 2) eye_left, eye_right, mouth_left, mouth_right from 4, 5 (kps5) or 68 points."""
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(p) == 68:
-        return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[48], p[54]])
-    if len(p) == 5:
-        return p[[0, 1, 3, 4]]
-    if len(p) == 4:
-        return p
-    raise ValueError(f"need 4 FFHQ points, 5 key points or 68 landmarks, got {len(p)} points")
 
 
 def face_quad(points: np.ndarray, rotate_level: bool = True) -> tuple[np.ndarray, float]:
@@ -255,14 +247,28 @@ def alignment_matrix(points: np.ndarray, size: int, recipe: str | Recipe = "ffhq
     return _quad_matrix(quad, size)
 
 
+def warp_name(warp: str, mode: str | None) -> str:
+    """``mode=`` is the old spelling of ``warp=`` (one word, one meaning: "mode" is the publish mode);
+    accepted with a DeprecationWarning for one release."""
+    if mode is None:
+        return warp
+    warnings.warn("artface_align: mode= is now warp= (mode= will be removed in the next release)",
+                  DeprecationWarning, stacklevel=3)
+    return mode
+
+
 def align(
     image: ImageInput,
     points: np.ndarray,
     size: int = 1024,
     recipe: str | Recipe = "ffhq",
-    mode: str = DEFAULT_WARP,
+    warp: str = DEFAULT_WARP,
+    *,
+    mode: str | None = None,
 ) -> Aligned:
-    """Align one face. ``points``: 4 FFHQ points, 5 key points (kps5) or 68 landmarks."""
+    """Align one face. ``points``: 4 FFHQ points, 5 key points (kps5) or 68 landmarks; ``warp``:
+    ``fast`` (one prefiltered affine warp) or ``reference`` (NVlabs' script step by step)."""
+    warp = warp_name(warp, mode)
     if size <= 0:
         raise ValueError(f"size must be positive, got {size}")
     rec = RECIPES[recipe] if isinstance(recipe, str) else recipe
@@ -270,13 +276,14 @@ def align(
     quad, qsize = face_quad(points, rec.rotate_level)
     if not np.all(np.isfinite(quad)):
         raise ValueError("face points are not finite")
-    if mode == "reference":
+    if warp == "reference":
         return _align_reference(img, quad, qsize, size, rec)
-    if mode == "fast":
+    if warp == "fast":
         return _align_fast(img, quad, qsize, size, rec)
-    raise ValueError(f"mode must be 'reference' or 'fast', got {mode!r}")
+    raise ValueError(f"warp must be 'reference' or 'fast', got {warp!r}")
 
 
-def align_face(image: ImageInput, points: np.ndarray, size: int = 1024, recipe: str | Recipe = "ffhq", mode: str = DEFAULT_WARP) -> Image.Image:
+def align_face(image: ImageInput, points: np.ndarray, size: int = 1024, recipe: str | Recipe = "ffhq",
+               warp: str = DEFAULT_WARP, *, mode: str | None = None) -> Image.Image:
     """The aligned face as a PIL image (see ``align`` for the transform too)."""
-    return align(image, points, size, recipe, mode).image
+    return align(image, points, size, recipe, warp_name(warp, mode)).image

@@ -16,12 +16,10 @@ import numpy as np
 
 from .errors import MissingDependencyError
 from .models import resolve
+from .points import kps5_from_mesh, mesh_eyes
 from .types import Face
 
 # face mesh indices (the subject's right eye appears on the viewer's left)
-MESH_EYE_VIEWER_LEFT = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-MESH_EYE_VIEWER_RIGHT = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
-MESH_NOSE_TIP, MESH_MOUTH_LEFT, MESH_MOUTH_RIGHT = 1, 61, 291
 
 
 def _interpreter(name: str, model_path: str | None, threads: int | None):
@@ -155,9 +153,8 @@ class FaceMeshLandmarker:
         for _ in range(self.passes):
             pts, flag = self._mesh(rgb, box, eye_l, eye_r)
             box = np.concatenate([pts.min(0), pts.max(0)])
-            eye_l, eye_r = pts[list(MESH_EYE_VIEWER_LEFT)].mean(0), pts[list(MESH_EYE_VIEWER_RIGHT)].mean(0)
-        face.kps5 = np.stack([pts[list(MESH_EYE_VIEWER_LEFT)].mean(0), pts[list(MESH_EYE_VIEWER_RIGHT)].mean(0),
-                              pts[MESH_NOSE_TIP], pts[MESH_MOUTH_LEFT], pts[MESH_MOUTH_RIGHT]])
+            eye_l, eye_r = mesh_eyes(pts)
+        face.kps5 = kps5_from_mesh(pts)
         face.extra.update(mesh468=pts, mesh_score=1.0 / (1.0 + math.exp(-flag)), landmarks=self.name,
                           landmarks_sha256=self.model_sha256)
         return face

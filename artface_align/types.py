@@ -33,6 +33,11 @@ class Face:
         self.score = float(self.score)
 
     @property
+    def points(self) -> np.ndarray:
+        """The points an alignment uses: the 68 landmarks when a landmark model ran, else kps5."""
+        return self.landmarks68 if self.landmarks68 is not None else self.kps5
+
+    @property
     def width(self) -> float:
         return float(self.bbox[2] - self.bbox[0])
 

@@ -43,14 +43,14 @@ def main() -> None:
     src = Image.fromarray(astro).resize((2048, 2048), Image.BICUBIC)
     kps = det.detect(np.asarray(src))[0].kps5
     for size in (1024, 256):
-        ref = rate(lambda: align(src, kps, size, mode="reference"), args.min_time)
-        fast = rate(lambda: align(src, kps, size, mode="fast"), args.min_time)
-        q = psnr(align(src, kps, size, mode="reference").image, align(src, kps, size, mode="fast").image)
+        ref = rate(lambda: align(src, kps, size, warp="reference"), args.min_time)
+        fast = rate(lambda: align(src, kps, size, warp="fast"), args.min_time)
+        q = psnr(align(src, kps, size, warp="reference").image, align(src, kps, size, warp="fast").image)
         print(f"align {size:4d}: reference {ref:6.2f}/s  fast {fast:7.1f}/s  ratio {fast / ref:6.1f}x  PSNR {q:5.1f} dB")
     # PSNR on the native 512 px photo too (more detail per output pixel than the upscale)
     kps = det.detect(astro)[0].kps5
     for size in (1024, 256):
-        q = psnr(align(astro, kps, size, mode="reference").image, align(astro, kps, size, mode="fast").image)
+        q = psnr(align(astro, kps, size, warp="reference").image, align(astro, kps, size, warp="fast").image)
         print(f"PSNR fast vs reference, native 512 px source, output {size}: {q:5.1f} dB")
 
 

@@ -23,7 +23,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     for size in (256, 1024):
-        aligner = FaceAligner(size=size, mode="fast")
+        aligner = FaceAligner(size=size, warp="fast")
         faces = []
         for i in range(16):
             res = aligner(Image.open(io.BytesIO(astronaut_face_crop(i, size=512))))

@@ -17,14 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from artface.build import Build
-from artface.builders import BUILDERS, builder_class, load_builder
+from artface.builders import builder_class, load_builder, names
 from artface.export import export
 from artface.licenses import PublishRefused
 from artface.publish import publish
 from artface.locations import public_url
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp", ".tif")
-CASES = [(name, cfg.name) for name in BUILDERS for cfg in builder_class(name).BUILDER_CONFIGS]
+CASES = [(name, cfg.name) for name in names() for cfg in builder_class(name).BUILDER_CONFIGS]
 PIXEL_OPTS = dict(size=64, max_records=5, fetch_timeout=2.0, fetch_retries=0, concurrency=4)
 
 

@@ -20,7 +20,7 @@ def test_dlib_68_points_agree_with_the_detector(astronaut):
 
 
 def test_face_aligner_with_dlib_aligns_on_68_points(astronaut):
-    [(face, aligned)] = FaceAligner(landmarks="dlib68", size=128, mode="fast")(astronaut)
+    [(face, aligned)] = FaceAligner(landmarks="dlib68", size=128, warp="fast")(astronaut)
     assert face.landmarks68 is not None and aligned.image.size == (128, 128)
     (lx, ly), (rx, ry) = aligned.map_points(ffhq_points(face.landmarks68)[:2])
     assert abs(ly - ry) < 1.5 and lx < 64 < rx

@@ -55,7 +55,7 @@ def test_synthetic_face_eyes_land_on_canonical_positions(mode):
     for x, y in pts:
         arr[(xx - x) ** 2 + (yy - y) ** 2 <= 16] = 255
     size = 256
-    a = align(arr, pts, size, mode=mode)
+    a = align(arr, pts, size, warp=mode)
     # expected: qsize = max(2*60, 1.8*70) = 126 -> 2|x| = 252; eyes at centre -+ 30/252*256, up by 7/252*256
     scale = size / 252.0
     expect = np.array([[128 - 30 * scale, 128 - 7 * scale], [128 + 30 * scale, 128 - 7 * scale]]) - 0.5
@@ -75,7 +75,7 @@ def test_synthetic_face_eyes_land_on_canonical_positions(mode):
 
 def test_aligned_astronaut_eyes_are_level(astronaut):
     f = detect_faces(astronaut)[0]
-    a = align(astronaut, f.kps5, 256, mode="reference")
+    a = align(astronaut, f.kps5, 256, warp="reference")
     again = detect_faces(a.image)
     assert len(again) == 1
     le, re = again[0].kps5[:2]
@@ -87,8 +87,8 @@ def test_aligned_astronaut_eyes_are_level(astronaut):
 def test_fast_mode_agrees_with_reference(astronaut, size):
     # 40 dB = RMS error of 2.5 grey levels: invisible, and the target the benchmark reports.
     f = detect_faces(astronaut)[0]
-    ref = align_face(astronaut, f.kps5, size, mode="reference")
-    fast = align_face(astronaut, f.kps5, size, mode="fast")
+    ref = align_face(astronaut, f.kps5, size, warp="reference")
+    fast = align_face(astronaut, f.kps5, size, warp="fast")
     assert ref.size == fast.size == (size, size)
     assert psnr(ref, fast) > 40.0
 
@@ -98,8 +98,8 @@ def test_fast_mode_agrees_when_face_leaves_the_image(astronaut):
     f = detect_faces(astronaut)[0]
     crop = astronaut[90:, 190:]
     pts = f.kps5 - [190, 90]
-    ref = align_face(crop, pts, 256, mode="reference")
-    fast = align_face(crop, pts, 256, mode="fast")
+    ref = align_face(crop, pts, 256, warp="reference")
+    fast = align_face(crop, pts, 256, warp="fast")
     assert psnr(ref, fast) > 32.0
 
 
@@ -119,9 +119,25 @@ def test_metfaces_recipe_supersamples_output_times_four(astronaut):
     assert out.size == (200, 200)
 
 
-def test_bad_mode_and_size(astronaut):
+def test_bad_warp_and_size(astronaut):
     pts = detect_faces(astronaut)[0].kps5
-    with pytest.raises(ValueError, match="mode"):
-        align(astronaut, pts, 64, mode="nope")
+    with pytest.raises(ValueError, match="warp must be 'reference' or 'fast'"):
+        align(astronaut, pts, 64, warp="nope")
     with pytest.raises(ValueError, match="size"):
         align(astronaut, pts, 0)
+
+
+def test_mode_is_the_old_spelling_of_warp(astronaut):
+    """One word, one meaning: the warp is ``warp=``; ``mode=`` still works for one release, with a warning."""
+    import warnings
+
+    from artface_align import FaceAligner
+
+    f = detect_faces(astronaut)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = align(astronaut, f.kps5, 64, mode="reference")
+        aligner = FaceAligner(size=64, mode="reference")
+    assert [w.category for w in caught] == [DeprecationWarning, DeprecationWarning]
+    assert aligner.warp == "reference"
+    np.testing.assert_array_equal(np.asarray(old.image), np.asarray(align(astronaut, f.kps5, 64, warp="reference").image))

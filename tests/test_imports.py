@@ -73,3 +73,17 @@ def test_every_module_imports_alone():
     with ThreadPoolExecutor(4) as pool:
         for n, res in pool.map(alone, sorted(_modules())):
             assert res.returncode == 0, f"{n}: {res.stderr[-800:]}"
+
+
+def test_readme_datasets_table_is_generated_from_the_dataset_folders():
+    """The README's table is `artface list --markdown`: a dataset's description lives in its card.md only."""
+    from artface.builders import builder_class, names
+    from artface.cli import datasets_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert datasets_table() in readme, "README's dataset table is stale: paste `artface list --markdown`"
+    for name in names():
+        cls = builder_class(name)
+        card = (cls.FOLDER / "card.md").read_text()
+        assert cls.DATASET_NAME == name == cls.FOLDER.name and cls.DESCRIPTION
+        assert cls.DESCRIPTION.split(" (")[0] in card, "the description is the card's first paragraph"

@@ -72,8 +72,8 @@ def test_1k3d68_landmarks_land_where_the_graph_puts_them(graphs):
 def test_face_aligner_uses_68_points_when_a_landmark_model_is_given(graphs):
     det = InsightFaceDetector("scrfd_tiny", graphs["scrfd"], threads=1)
     lmk = InsightFaceLandmarker("lmk_tiny", graphs["lmk"], threads=1)
-    aligner = FaceAligner(det, lmk, size=64, mode="fast")
+    aligner = FaceAligner(det, lmk, size=64, warp="fast")
     img = _block_image(320, 320, 160, 160)
     [(face, aligned)] = aligner(img)
-    expected = align(img, face.landmarks68, 64, mode="fast")
+    expected = align(img, face.landmarks68, 64, warp="fast")
     np.testing.assert_array_equal(np.asarray(aligned.image), np.asarray(expected.image))

@@ -62,7 +62,7 @@ def test_source_paths_stay_inside_the_folder_and_fifos_never_hang(http_server, t
     b = load_builder("metfaces", "original", source=str(src), cache_dir=str(tmp_path / "hf"))
     recs = {r.id: r for r in b.records()}
     ids = [r.id for r in b.records()]
-    assert [recs[i].fetch.kind for i in ids[:3]] == ["url"] * 3, "links out, FIFOs and absolute paths are not used"
+    assert [recs[i].fetch.via for i in ids[:3]] == ["url"] * 3, "links out, FIFOs and absolute paths are not used"
     b.download_and_prepare()
     for ds in b.as_dataset().values():
         for row in ds.cast_column("image", datasets.Image(decode=False)):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import os
+import re
 import signal
 import typing
 from collections import Counter
@@ -27,7 +29,7 @@ from artface_align.ffhq import DEFAULT_WARP
 
 from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
-from ..failures import Failure, redo
+from ..failures import Failure, Reason, SkipCounter, redo, register as register_reasons
 from ..fetch import FetchConfig, Fetcher
 from ..kinds import KINDS, kind as kind_of
 from ..licenses import LicensePolicy
@@ -38,7 +40,7 @@ from ..record_checks import check_records
 from ..records import Record
 from ..report import make_report, read_report, write_report
 from ..schema import common_features, make_row
-from ..sources import MetadataError, Source, SourceError, SourceSpec, canonical_source, locate
+from ..sources import MetadataError, Source, SourceError, SourceSpec, canonical_source, locate, read_pins
 from ..store import Outcome, WorkStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,8 @@ log = logging.getLogger(__name__)
 #: bump when pixel code changes what an unchanged config produces (invalidates work stores)
 PIXEL_VERSION = 3
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
-RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels")
+RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels",
+                "accept_upstream_change")
 #: config fields that choose records or name things, not pixels (outcomes are keyed per record)
 NOT_PIXELS = (*RUN_SETTINGS, "name", "version", "data_dir", "data_files", "description", "source", "max_records")
 #: fields that are no option of the output (datasets' bookkeeping) or only say how fast it is made
@@ -79,6 +82,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
     workers: int = 2  # parallel detect/align threads
     threads: int | None = None  # ONNX threads per detector session (default: cores / workers)
     max_pixels: int = 50_000_000  # images over this many pixels fail as image_too_large, checked from the header
+    accept_upstream_change: bool = False  # build from upstream files that differ from the folder's checksums.tsv
     on_no_face: str = "drop"  # aligned: a record whose face is not found fails (drop) or is kept whole (crop)
 
     def __post_init__(self) -> None:
@@ -172,16 +176,39 @@ def _bad(name: str, value: object, base: str) -> typing.NoReturn:
     raise OptionError(f"option {name}={value!r} is not a valid {base}")
 
 
+def card_description(card: Path) -> str:
+    """The first paragraph of a dataset folder's ``card.md`` as plain text: the one place a dataset's
+    description is written (the class, ``artface info``/``list``, the README table and the card read it)."""
+    if not card.is_file():
+        return ""
+    paragraphs = [p for p in card.read_text().split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+    text = " ".join(paragraphs[0].split()) if paragraphs else ""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url) -> text
+    return text.replace("**", "").replace("`", "")
+
+
+@dataclass(frozen=True)
+class UnionMembership:
+    """How a dataset joins the ``all`` union, declared in its own folder: its config for each union
+    config (e.g. WikiART's ``rebuild`` for ``aligned``), and whether it is a member by default."""
+    configs: dict[str, str]
+    default: bool = True
+
+
 class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = ArtfaceConfig
-    DATASET_NAME: str = ""
+    DATASET_NAME: str = ""  # the folder's name (set for each dataset folder's builder)
     PRETTY_NAME: str = ""
-    DESCRIPTION: str = ""
+    DESCRIPTION: str = ""  # the first paragraph of the folder's card.md
     HOMEPAGE: str = ""
     RECIPE: str = "ffhq"
     POLICY: LicensePolicy
     SOURCE: SourceSpec = SourceSpec()
-    FOLDER: Path  # the dataset folder (card template, CITATION.bib, fixtures)
+    FOLDER: Path  # the dataset folder (card template, CITATION.bib, fixtures): the one defining the builder
+    REASONS: dict[str, Reason] = {}  # this dataset's own failure reasons (registered into failures.REASONS)
+    SKIP_REASONS: dict[str, str] = {}  # what its source may list that cannot become a record, reason -> meaning
+    UNION: UnionMembership | None = None  # how it joins the ``all`` union (None: it does not)
+    COMPOSITE: bool = False  # True only for CompositeBuilder: made of other datasets' builds
     FIELD_DOCS: dict[str, str] = {}  # card text for the dataset's own columns
     LANGUAGES: tuple[str, ...] = ("en",)  # languages of the text columns (captions, titles, tags)
     TASK_CATEGORIES: tuple[str, ...] = ("unconditional-image-generation",)  # Hub task ids (artface.hub_facts)
@@ -209,6 +236,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "on_no_face": "aligned: a record whose face is not found fails as no_face (drop) or is kept whole, resized "
                       "to size and centred, with landmarks_source 'crop' (crop: for datasets of face crops, e.g. "
                       "KaoKore, so that no label loses its non-frontal faces)",
+        "accept_upstream_change": "build even when an upstream file differs from the one the dataset folder pinned "
+                                  "(checksums.tsv: url, size, sha256) [run setting]",
         "shard_size": "records per generator shard (num_proc and streaming workers split by shards) [run setting]",
         "fetch_timeout": "seconds without progress before a download fails (4x in total) [run setting]",
         "fetch_retries": "extra attempts for retryable failures (429, 5xx, timeouts) [run setting]",
@@ -217,6 +246,23 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "threads": "ONNX threads per detector session (default: cores / workers) [run setting]",
         "kind": "what the config holds: urls | detect (points found by the detector, no pixels) | original | aligned",
     }
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A dataset is its folder: the builder defined in ``<folder>/builder.py`` takes the folder's
+        name, its card's description, and registers its own failure and skip reasons."""
+        super().__init_subclass__(**kwargs)
+        file = Path(inspect.getfile(cls))
+        if file.name == "builder.py":
+            cls.FOLDER, cls.DATASET_NAME = file.parent, file.parent.name
+            cls.DESCRIPTION = card_description(file.parent / "card.md")
+        register_reasons(cls.DATASET_NAME, cls.REASONS, cls.SKIP_REASONS)
+
+    @classmethod
+    def union_labels(cls, row: dict, features: datasets.Features) -> dict:
+        """A row of this dataset's build (with its ``features``) in the union's words: any of
+        ``artist``, ``title``, ``style``, ``year`` and ``gender`` (a name: "male" / "female");
+        a label the dataset does not have stays unknown."""
+        return {}
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
@@ -229,7 +275,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         self.pipeline: Pipeline | None = None
         self.progress = False  # a progress bar per shard of records (the CLI turns it on)
         self._num_proc = 1
-        self.skipped: Counter = Counter()  # what the source listed but the reader could not use, by reason
+        self.skipped: Counter = SkipCounter()  # what the source listed but the reader could not use, by registered reason
         super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -272,6 +318,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         """Where upstream data is (``source=``, or ``data_dir=`` as datasets users pass it)."""
         if self._source is None:
             self._source = locate(self.DATASET_NAME, self.SOURCE, self.config.source or self.config.data_dir)
+            # the upstream files this dataset pinned (its folder's checksums.tsv): a changed one stops the build
+            self._source.upstream.pins = read_pins(self.FOLDER / "checksums.tsv")
+            self._source.upstream.accept_change = bool(self.config.accept_upstream_change)
         return self._source
 
     # -- datasets API -----------------------------------------------------------------------
@@ -462,6 +511,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                           self.invalid, self.label_names())
         if k.fetches:
             rep["work_dir"] = str(self.work_dir())
+        if self._source is not None and self._source.upstream.files:  # what upstream was, file by file
+            rep["upstream_files"] = self._source.upstream.files
         return rep
 
     def repo_policy(self) -> LicensePolicy:
@@ -536,3 +587,11 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         if rep["failed"] and not self.progress:  # the CLI prints its own summary
             log.warning("%s/%s: %d of %d records failed: %s (details in %s)", self.DATASET_NAME, self.config.name,
                         rep["failed"], rep["total"], rep["failed_by_reason"], out)
+
+
+class CompositeBuilder(ArtfaceBuilder):
+    """A config made of other datasets' finished builds (the ``all`` union). Found by this type (the
+    registry lists composites last; publish applies each member's policy to its rows); it overrides
+    ``member_builds`` and ``members_with_pixels``."""
+
+    COMPOSITE = True

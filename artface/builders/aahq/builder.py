@@ -18,7 +18,7 @@ from ...licenses import LicensePolicy
 from ...records import Record
 from ...schema import point_list
 from ...sources import MetadataError, SourceSpec, parse_json, point_pairs
-from .._base import ArtfaceBuilder, ArtfaceConfig
+from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 POINTS = ("eye_left", "eye_right", "mouth_left", "mouth_right")
 
@@ -57,18 +57,16 @@ class AAHQ(ArtfaceBuilder):
                       description="Downloads what is still online and aligns it with the FFHQ recipe from the 4 points."),
     ]
     DEFAULT_CONFIG_NAME = "urls"
-    DATASET_NAME = "aahq"
     PRETTY_NAME = "AAHQ (Artstation Artistic-face HQ)"
     HOMEPAGE = "https://github.com/onion-liu/aahq-dataset"
-    DESCRIPTION = "High-quality artistic portraits collected from Artstation for BlendGAN (URLs and landmarks)."
     RECIPE = "aahq"
+    UNION = UnionMembership({"urls": "urls", "aligned": "aligned"})  # no labels to share
     SOURCE = SourceSpec(files=("AAHQ-dataset.json",),
                         hint="AAHQ-dataset.json or a folder/URL holding it (https://github.com/onion-liu/aahq-dataset)")
     TASK_CATEGORIES = ("unconditional-image-generation", "image-to-image")
     SOURCE_DATASETS = ("extended|onion-liu/aahq-dataset",)
     TAGS = ("artstation", "portraits")
     PAPERS = {"2110.11728": "BlendGAN: Implicitly GAN Blending for Arbitrary Stylized Face Generation"}
-    FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "aligned_name": "upstream key: the file name of the aligned image",
         "raw_name": "upstream raw file name (last five URL path parts joined by '_')",

@@ -68,7 +68,7 @@ def test_aligned_build_succeeds_with_dead_urls_reported(http_server, tmp_path):
         fx = item["_fixture"]
         raw = astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]), "JPEG")
         pts = np.array([item["landmarks"][k] for k in ("eye_left", "eye_right", "mouth_left", "mouth_right")])
-        expect = align(raw, pts, 128, recipe="aahq", mode="fast").image
+        expect = align(raw, pts, 128, recipe="aahq", warp="fast").image
         assert np.array_equal(np.asarray(row["image"]), np.asarray(expect))
         (lx, ly), (rx, ry) = detect_faces(row["image"])[0].kps5[:2]
         assert abs(ly - ry) < 3

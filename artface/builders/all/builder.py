@@ -21,49 +21,44 @@ from ...report import read_report, write_report
 from ...kinds import kind as kind_of
 from ...schema import common_features
 from ...sources import SourceSpec
-from .._base import ArtfaceBuilder, ArtfaceConfig, OptionError
+from .._base import ArtfaceBuilder, ArtfaceConfig, CompositeBuilder, OptionError
 
-MEMBERS = ("kaokore", "metfaces", "aahq", "wikiart_face", "mm_celeba_hq")
-#: the member config a union config is made of
-MEMBER_CONFIG = {"urls": {"kaokore": "urls", "metfaces": "urls", "aahq": "urls", "wikiart_face": "urls"},
-                 "aligned": {"kaokore": "aligned", "metfaces": "aligned", "aahq": "aligned", "wikiart_face": "rebuild"}}
-GENDER = ["male", "female"]
+GENDER = ["male", "female"]  # the union's gender words; each member maps its own labels to them (union_labels)
+LABELS = ("artist", "title", "style", "year", "gender")
+
+
+def members() -> list[str]:
+    """The datasets that declare how they join the union (``UNION`` in their folder), in registry order."""
+    from .. import builder_class, datasets_only
+
+    return [n for n in datasets_only() if builder_class(n).UNION is not None]
 
 
 def harmonise(member: str, row: dict, features: datasets.Features) -> dict:
-    """The shared columns from a member row (None where the member has no such label)."""
-    out = {"artist": None, "title": None, "style": None, "year": None, "gender": -1}
-    if member == "metfaces":
-        out.update(artist=row.get("artist") or None, title=row.get("title") or None)
-    elif member == "wikiart_face":
-        mv = row.get("movement")
-        out.update(artist=row.get("artist"), title=row.get("title"), year=row.get("year"),
-                   style=features["movement"].int2str(mv) if isinstance(mv, int) and mv >= 0 else None)
-    elif member == "kaokore":
-        out.update(title=row.get("source_work"), year=row.get("year_from"), gender=row.get("gender", -1))
-    elif member == "mm_celeba_hq" and row.get("Male") is not None:
-        out["gender"] = 0 if row["Male"] else 1
+    """The shared columns of a member row, from the member's own ``union_labels`` (unknown where it has none)."""
+    from .. import builder_class
+
+    got = builder_class(member).union_labels(row, features)
+    out = {k: got.get(k) for k in LABELS}
+    out["gender"] = GENDER.index(out["gender"]) if out["gender"] in GENDER else -1
     return out
 
 
 @dataclass
 class UnionConfig(ArtfaceConfig):
-    members: list[str] = field(default_factory=lambda: ["kaokore", "metfaces", "aahq", "wikiart_face"])
+    members: list[str] = field(default_factory=list)  # default: every dataset whose UNION says default
     sources: list[str] = field(default_factory=list)  # member=source, for members that need one
     duplicates: str = "keep"  # aligned/original unions: keep | flag (dup_group) | drop (one row per group)
 
 
-class AllDatasets(ArtfaceBuilder):
+class AllDatasets(CompositeBuilder):
     BUILDER_CONFIG_CLASS = UnionConfig
     BUILDER_CONFIGS = [UnionConfig(name="urls", kind="urls", description="All members' URL-only rows, harmonised."),
                        UnionConfig(name="aligned", kind="aligned", size=256,
                                    description="All members' aligned faces at 256 px, harmonised.")]
     DEFAULT_CONFIG_NAME = "urls"
-    DATASET_NAME = "all"
     PRETTY_NAME = "artface corpus (MetFaces, AAHQ, KaoKore, WikiART Face)"
-    DESCRIPTION = "The artface datasets as one corpus with shared columns, each row with its own license."
     HOMEPAGE = "https://github.com/artface/artface"
-    FOLDER = Path(__file__).parent
     SOURCE = SourceSpec(hint="--set sources=metfaces=PATH,aahq=PATH,wikiart_face=PATH (KaoKore has a default upstream)")
     LANGUAGES = ("en", "ja")
     TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
@@ -77,6 +72,7 @@ class AllDatasets(ArtfaceBuilder):
                    "duplicates": "keep | flag (dup_group column: the near-duplicate group, -1 when unique) | drop "
                                  "(keeps the first row of each group; counted in the report)",
                    "sources": "member=source pairs (comma-separated) for members that need a source"}
+    SKIP_REASONS = {"near_duplicate_dropped": "duplicates=drop: a later copy of a near-duplicate group (its first row is kept)"}
     POLICY = LicensePolicy(
         dataset="all", hub_license="other", license_name="per-row-licenses",
         license_link="https://github.com/artface/artface#datasets", public_modes=("urls", "processed"),
@@ -84,17 +80,32 @@ class AllDatasets(ArtfaceBuilder):
         source="the member datasets' policies (artface list)", attribution="see each row's attribution column")
 
     # -- members ---------------------------------------------------------------------------------
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """The default members are the datasets whose folder says so (``UNION.default``), filled in
+        before the config id is made, so spelling them out names the same build."""
+        from .. import builder_class
+
+        defaults = [n for n in members() if builder_class(n).UNION.default]
+        for c in self.BUILDER_CONFIGS:
+            c.members = c.members or list(defaults)
+        if not config_kwargs.get("members"):
+            config_kwargs.pop("members", None)
+        return super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+
     def member_builders(self) -> list:
         from .. import load_builder
 
+        from .. import builder_class
+
         c = self.config
-        unknown = sorted(set(c.members) - set(MEMBERS))
+        known = members()
+        unknown = sorted(set(c.members) - set(known))
         if unknown or not c.members:
-            raise OptionError(f"option members={c.members!r}: use any of {', '.join(MEMBERS)}")
+            raise OptionError(f"option members={c.members!r}: use any of {', '.join(known)}")
         sources = dict(s.split("=", 1) for s in c.sources if "=" in s)
         out = []
         for m in c.members:
-            config = MEMBER_CONFIG.get(c.kind, {}).get(m) or ("original" if m == "mm_celeba_hq" else None)
+            config = builder_class(m).UNION.configs.get(c.name)
             if config is None:
                 raise OptionError(f"member {m} has no config for a union of kind {c.kind!r}")
             opts = {"source": sources[m]} if m in sources else {}
@@ -107,7 +118,7 @@ class AllDatasets(ArtfaceBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         s = datasets.Value("string")
-        extra = {"dataset": datasets.ClassLabel(names=list(MEMBERS)), "member_id": s, "artist": s, "title": s, "style": s,
+        extra = {"dataset": datasets.ClassLabel(names=members()), "member_id": s, "artist": s, "title": s, "style": s,
                  "year": datasets.Value("int32"), "gender": datasets.ClassLabel(names=GENDER),
                  "dup_group": datasets.Value("int32")}
         return datasets.DatasetInfo(description=self.DESCRIPTION, features=common_features(self.config.kind, extra),
@@ -197,7 +208,7 @@ class AllDatasets(ArtfaceBuilder):
             if self.config.duplicates == "drop" and position > 0:
                 continue  # a later copy of a near-duplicate group (counted in the report)
             out = {k: row.get(k) for k in features if k in row}
-            out.update(harmonise(member, row, member_features), dataset=MEMBERS.index(member), member_id=row["id"],
+            out.update(harmonise(member, row, member_features), dataset=features["dataset"].str2int(member), member_id=row["id"],
                        id=rid, dup_group=group)
             yield rid, out
 

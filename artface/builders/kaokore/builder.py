@@ -20,9 +20,9 @@ from ... import locations
 from ...licenses import LicensePolicy
 from ...records import Record
 from ...sources import MetadataError, SourceError, SourceSpec, split_lines
-from .._base import ArtfaceBuilder, ArtfaceConfig
+from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
-UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/master"
+UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/2a12178"  # pinned: checksums.tsv
 VERSION_DIRS = {"1.0": "dataset", "1.1": "dataset_v1.1", "1.2": "dataset_v1.2", "1.3": "dataset_v1.3"}
 GENDER = ["male", "female"]
 STATUS = ["noble", "warrior", "incarnation", "commoner"]
@@ -151,23 +151,21 @@ class KaoKore(ArtfaceBuilder):
                       description="FFHQ-aligned from detected key points (BlazeFace, RetinaFace when it finds nothing; face mesh)."),
     ]
     DEFAULT_CONFIG_NAME = "urls"
-    DATASET_NAME = "kaokore"
     PRETTY_NAME = "KaoKore"
     HOMEPAGE = "http://codh.rois.ac.jp/face/dataset/"
-    DESCRIPTION = ("Faces cropped from Japanese picture scrolls and books of the Muromachi to early Edo periods, "
-                   "with gender and social-status labels (KaoKore, ROIS-DS CODH).")
     LANGUAGES = ("ja", "en")
     TASK_CATEGORIES = ("image-classification", "unconditional-image-generation")
     SOURCE_DATASETS = ("extended|rois-codh/kaokore",)
     ANNOTATIONS_CREATORS = ("expert-generated",)
     TAGS = ("japanese-art", "picture-scrolls")
+    UNION = UnionMembership({"urls": "urls", "aligned": "aligned"})
+    SKIP_REASONS = {"empty_line_unlabeled": "a line of urls.txt with no URL and no label (an upstream placeholder)"}
     LABEL_COLUMNS = ("face_direction",)  # KaoKore's 向き tag: what a detector loses is mostly non-frontal
     PAPERS = {"2002.08595": "KaoKore: A Pre-modern Japanese Art Facial Expression Dataset"}
     OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP,
                    "dataset_version": "KaoKore version: 1.0 | 1.1 | 1.2 | 1.3",
                    "include_unlabeled": "add the images without labels as split 'unlabeled' (labels -1)",
                    "iiif_size": "re-request the IIIF crops at this size (published: 256)"}
-    FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "gender": "upstream label (labels.csv); -1 for unlabelled images",
         "status": "upstream label (labels.csv); -1 for unlabelled images",
@@ -219,6 +217,12 @@ class KaoKore(ArtfaceBuilder):
             "dataset_version": s,
             "caption_en": s,
         }
+
+    @classmethod
+    def union_labels(cls, row: dict, features: datasets.Features) -> dict:
+        g = row.get("gender")
+        return {"title": row.get("source_work"), "year": row.get("year_from"),
+                "gender": features["gender"].int2str(g) if isinstance(g, int) and g >= 0 else None}
 
     def source_facts(self, records: list[Record]) -> dict[str, str]:
         """The KaoKore version a config holds: ids and labels differ between versions."""

@@ -295,3 +295,20 @@ def test_a_labels_row_with_extra_fields_names_file_and_line(tmp_path):
     (bad / "labels.csv").write_text("image,gender,status,set\n00000001.jpg,1,0,train\n00000002.jpg,1,0,train,extra\n")
     with pytest.raises(ValueError, match=r"labels.csv line 3: 1 field\(s\) more than the header's 4"):
         load_builder("kaokore", "urls", source=str(bad)).records()
+
+
+def test_upstream_pins_are_the_real_files_at_the_pinned_commit():
+    """checksums.tsv pins the files a default KaoKore build reads (rois-codh/kaokore at 2a12178) by url,
+    size and sha256: the copies of those files in shared/upstream match them byte for byte."""
+    import hashlib
+
+    from artface.builders.kaokore.builder import UPSTREAM as PINNED, VERSION_DIRS, KaoKore
+    from artface.sources import read_pins
+
+    pins = read_pins(KaoKore.FOLDER / "checksums.tsv")
+    wanted = {f"{PINNED}/{d}/{n}" for d in VERSION_DIRS.values() for n in ("urls.txt", "labels.csv", "original_tags.txt")}
+    assert set(pins) == wanted and "/master" not in PINNED
+    if UPSTREAM.is_dir():  # the real files, beside the checkout
+        for url, pin in pins.items():
+            data = (UPSTREAM / url[len(PINNED) + 1:]).read_bytes()
+            assert (len(data), hashlib.sha256(data).hexdigest()) == (pin.size, pin.sha256), url

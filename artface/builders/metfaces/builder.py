@@ -18,7 +18,7 @@ from ...licenses import LicensePolicy
 from ...paths import safe_name
 from ...records import Record
 from ...sources import MetadataError, SourceSpec, parse_json, point_pairs
-from .._base import ArtfaceBuilder, ArtfaceConfig
+from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 log = logging.getLogger(__name__)
 REQUIRED = ("obj_id", "source_url", "image_path", "face_spec")
@@ -74,11 +74,15 @@ class MetFaces(ArtfaceBuilder):
         ArtfaceConfig(name="original", kind="original", description="The Met's source images as downloaded."),
     ]
     DEFAULT_CONFIG_NAME = "urls"
-    DATASET_NAME = "metfaces"
     PRETTY_NAME = "MetFaces"
     HOMEPAGE = "https://github.com/NVlabs/metfaces-dataset"
-    DESCRIPTION = "Faces extracted from works of art in The Metropolitan Museum of Art's Open Access collection (NVIDIA)."
     RECIPE = "metfaces"
+    UNION = UnionMembership({"urls": "urls", "aligned": "aligned"})
+
+    @classmethod
+    def union_labels(cls, row: dict, features: datasets.Features) -> dict:
+        return {"artist": row.get("artist") or None, "title": row.get("title") or None}
+
     SOURCE = SourceSpec(
         files=("metfaces.json",),
         hint=("a folder (or URL) holding metfaces.json, and optionally unprocessed/ with the raw images; get "
@@ -88,7 +92,6 @@ class MetFaces(ArtfaceBuilder):
     SOURCE_DATASETS = ("extended|NVlabs/metfaces-dataset",)
     TAGS = ("museum", "paintings")
     PAPERS = {"2006.06676": "Training Generative Adversarial Networks with Limited Data"}
-    FOLDER = Path(__file__).parent
     FIELD_DOCS = {
         "obj_id": "The Met's object id",
         "title": "title of the work (The Met)",

@@ -69,7 +69,7 @@ def test_aligned_uses_json_landmarks_md5_and_urls(http_server, tmp_path):
         item = items[row["id"]]
         fx = item["_fixture"]
         raw = astronaut_scene(fx["scale"], tuple(fx["offset"]), tuple(fx["canvas"]))
-        expect = align(raw, source_landmarks(item["face_spec"]), 256, recipe="metfaces", mode="reference").image
+        expect = align(raw, source_landmarks(item["face_spec"]), 256, recipe="metfaces", warp="reference").image
         assert np.array_equal(np.asarray(row["image"]), np.asarray(expect)), "the MetFaces recipe, reference mode"
         again = detect_faces(row["image"])
         assert len(again) == 1

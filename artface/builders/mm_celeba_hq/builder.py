@@ -17,13 +17,13 @@ import datasets
 import numpy as np
 from PIL import Image
 
-from ...failures import RecordFailure
+from ...failures import Reason, RecordFailure
 from ...licenses import LicensePolicy
 from ...locations import read_file
 from ...pipeline import Stage, Work
 from ...records import Record
 from ...sources import MetadataError, SourceSpec, decode_text, split_lines
-from .._base import ArtfaceBuilder, ArtfaceConfig
+from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 log = logging.getLogger(__name__)
 UPSTREAM = "https://github.com/IIGROUP/MM-CelebA-HQ-Dataset"
@@ -124,10 +124,8 @@ class MMCelebAHQ(ArtfaceBuilder):
     BUILDER_CONFIG_CLASS = MMCelebAConfig
     BUILDER_CONFIGS = [MMCelebAConfig(name="original", kind="original", description="The 1024 px CelebA-HQ images with all modalities.")]
     DEFAULT_CONFIG_NAME = "original"
-    DATASET_NAME = "mm_celeba_hq"
     PRETTY_NAME = "Multi-Modal-CelebA-HQ"
     HOMEPAGE = UPSTREAM
-    DESCRIPTION = "CelebA-HQ faces with segmentation masks, sketches, 10 captions each and 40 attributes (manual download)."
     TASK_CATEGORIES = ("text-to-image", "image-segmentation", "unconditional-image-generation")
     SOURCE_DATASETS = ("extended|IIGROUP/MM-CelebA-HQ-Dataset",)
     ANNOTATIONS_CREATORS = ("expert-generated", "machine-generated")
@@ -135,7 +133,15 @@ class MMCelebAHQ(ArtfaceBuilder):
               "1907.11922": "MaskGAN: Towards Diverse and Interactive Facial Image Manipulation"}
     OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP,
                    "allow_missing": "build without these modalities: any of captions, mask, attributes, sketch (comma-separated)"}
-    FOLDER = Path(__file__).parent
+    UNION = UnionMembership({"urls": "original", "aligned": "original"}, default=False)  # local builds only
+    REASONS = {"corrupt_mask": Reason("mask", False, "a part mask of the record is unreadable"),
+               "corrupt_sketch": Reason("sketch", False, "the record's sketch is unreadable")}
+
+    @classmethod
+    def union_labels(cls, row: dict, features: datasets.Features) -> dict:
+        male = row.get("Male")
+        return {"gender": None if male is None else ("male" if male else "female")}
+
     SOURCE = SourceSpec(manual=True, hint=f"the folder with your unpacked downloads (--source, or data_dir=); get them from "
                                           f"{UPSTREAM} and CelebAMask-HQ")
     FIELD_DOCS = {

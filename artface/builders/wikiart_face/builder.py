@@ -31,7 +31,7 @@ from ...licenses import LicensePolicy
 from ...pipeline import Stage, Work
 from ...records import Record
 from ...sources import MetadataError, SourceSpec, decode_text
-from .._base import ArtfaceBuilder, ArtfaceConfig
+from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 log = logging.getLogger(__name__)
 META = Path(__file__).parent / "metadata"
@@ -90,19 +90,33 @@ class WikiArtFace(ArtfaceBuilder):
                                   "detected and FFHQ-aligned (optional blur)."),
     ]
     DEFAULT_CONFIG_NAME = "urls"
-    DATASET_NAME = "wikiart_face"
     PRETTY_NAME = "WikiART Face"
     HOMEPAGE = "https://github.com/asahi417/wikiart-crawler"
-    DESCRIPTION = "Faces from WikiArt portraits of 15 art movements, with movement, artist and WikiArt metadata."
     TASK_CATEGORIES = ("unconditional-image-generation", "image-classification")
     SOURCE_DATASETS = ("extended|asahi417/wikiart-face",)
     TAGS = ("wikiart", "paintings")
     OPTION_HELP = {**ArtfaceBuilder.OPTION_HELP, "blur": "rebuild/crawl: blur outside a centred circle (radius 100 px at 256), as the release did",
                    "movements": "crawl: only these movements (comma-separated; default all 15)",
                    "max_per_artist": "crawl: at most this many portraits per artist"}
-    FOLDER = Path(__file__).parent
     SOURCE_IS_API = {"crawl": WIKIART}
-    SOURCE = SourceSpec(hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
+    UNION = UnionMembership({"urls": "urls", "aligned": "rebuild"})  # the union aligns from the source images
+    SKIP_REASONS = {
+        "artist_not_in_the_api": "crawl: an artist of the movement list that the WikiArt API does not know",
+        "artist_without_id": "crawl: an artist listed without an id",
+        "artist_images_withheld": "crawl: the artist's images are withheld (WikiArt shows a placeholder, copyright)",
+        "painting_image_withheld": "crawl: the painting's image is withheld (a placeholder)",
+        "malformed_painting": "crawl: a painting entry of the API without the fields a record needs",
+        "malformed_listing_page": "crawl: an API listing page that is not the expected JSON",
+        "listing_over_max_pages": "crawl: an artist's listing went on past the page limit (the rest not read)",
+    }
+
+    @classmethod
+    def union_labels(cls, row: dict, features: datasets.Features) -> dict:
+        mv = row.get("movement")
+        return {"artist": row.get("artist"), "title": row.get("title"), "year": row.get("year"),
+                "style": features["movement"].int2str(mv) if isinstance(mv, int) and mv >= 0 else None}
+
+    SOURCE = SourceSpec(formats=(".zip", ".parquet", ".csv"), hint="image_face.zip / image_face_blur.zip (https://github.com/asahi417/wikiart-crawler releases), the "
                              "Hub parquet (asahi417/wikiart-face), a CSV of portrait URLs (url,movement[,artist,title]), or a "
                              "folder <movement>/<artist>/<image>")
     FIELD_DOCS = {
