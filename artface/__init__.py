@@ -1,7 +1,6 @@
 """artface: art-face datasets as Hugging Face datasets."""
-__version__ = "0.1.0"
-
-from .builders import load_builder  # noqa: E402
+from ._version import __version__
+from .builders import load_builder
 
 
 def load_dataset(name: str, config: str | None = None, split: str | None = None, streaming: bool = False, **options):
@@ -13,4 +12,4 @@ def load_dataset(name: str, config: str | None = None, split: str | None = None,
     return build.dataset(split) if split else build.datasets()
 
 
-__all__ = ["load_builder", "load_dataset"]
+__all__ = ["__version__", "load_builder", "load_dataset"]

@@ -355,7 +355,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     p = argparse.ArgumentParser(prog="artface", description="Art-face datasets for the Hugging Face ecosystem.",
                                 epilog=EXAMPLES, formatter_class=_Help)

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import httpx2 as httpx
 
-from . import __version__
+from ._version import __version__
 from .diskcache import DiskCache
 from .failures import retryable
 from .locations import MAX_IMAGE_BYTES, public_url

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from artface_align import FaceAligner, ImageDecodeError, align, load_image
+from artface_align import FaceAligner, ImageDecodeError, load_image
 from artface_align.errors import ArtfaceAlignError
 from artface_align.detect import make_detector
 from artface_align.ffhq import DEFAULT_WARP

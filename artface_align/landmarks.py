@@ -1,4 +1,5 @@
-"""68-point landmark models: insightface 1k3d68 (ONNX) and dlib (optional extra).
+"""Landmark models: the MediaPipe face mesh (``face_mesh``, offline, ``litert.py``), insightface
+1k3d68 / 2d106det (ONNX, ``insight.py``) and dlib's 68 points (optional extra).
 
 A landmarker refines a detected Face in place (``face.landmarks68``), so alignment can use
 the dataset recipes' 68-point definition of eye centres and mouth corners.
@@ -9,10 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .detect import _require_insightface
-from .errors import ArtfaceAlignError, MissingDependencyError
-from .models import resolve
-from .runtime import default_providers, session_options
+from .errors import MissingDependencyError
+from .insight import insightface_model
 from .types import Face
 
 
@@ -35,13 +34,7 @@ class InsightFaceLandmarker:
         providers: list[str] | None = None,
         allow_download: bool | None = None,
     ) -> None:
-        model_zoo = _require_insightface()
-        resolved = resolve(model, model_path, allow_download=allow_download)
-        net = model_zoo.get_model(
-            str(resolved.path), providers=providers or default_providers(), sess_options=session_options(threads)
-        )
-        if net is None or not getattr(net, "taskname", "").startswith("landmark"):
-            raise ArtfaceAlignError(f"{resolved.path} is not a landmark model (insightface routed it to {type(net).__name__})")
+        net, resolved = insightface_model(model, model_path, "landmark", threads, providers, allow_download)
         self.net = net
         self.name = model
         self.model_sha256 = resolved.sha256

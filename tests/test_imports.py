@@ -87,3 +87,15 @@ def test_readme_datasets_table_is_generated_from_the_dataset_folders():
         card = (cls.FOLDER / "card.md").read_text()
         assert cls.DATASET_NAME == name == cls.FOLDER.name and cls.DESCRIPTION
         assert cls.DESCRIPTION.split(" (")[0] in card, "the description is the card's first paragraph"
+
+
+def test_the_version_is_read_from_one_module():
+    import tomllib
+
+    from artface._version import __version__
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == __version__
+    users = [p for p in (ROOT / "artface").rglob("*.py") if "import __version__" in p.read_text()]
+    assert all("from ._version import" in p.read_text() or "from .._version import" in p.read_text()
+               for p in users if p.name != "_version.py"), users

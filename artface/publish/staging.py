@@ -19,7 +19,7 @@ import numpy as np
 from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
 from datasets.utils.py_utils import convert_file_size_to_int
 
-from .. import __version__
+from .._version import __version__
 from ..build import Build, run_build
 from ..builders import builder_class, load_builder
 from ..builders._base import ArtfaceBuilder

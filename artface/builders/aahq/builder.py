@@ -8,7 +8,7 @@ and landmarks only; many URLs are dead, and those records end in the failure rep
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 import datasets
