@@ -60,24 +60,28 @@ def _retinaface_priors(height: int, width: int) -> np.ndarray:
 
 
 #: RetinaFace views: (long side in network pixels, context padding as a share of the long side,
-#: whether smaller images are upscaled to it). The first caps large paintings and photos at 640 px;
-#: the second, tried only when the first finds nothing, puts context around small face-filling
-#: crops (KaoKore's 256 px scroll faces, line art) and brings them to 320 px, up or down
-#: (benchmarks/bench_detect.py: 72/72 faces found against 65/72 with the first view alone).
-DEFAULT_VIEWS: tuple[tuple[int, float, bool], ...] = ((640, 0.0, False), (320, 0.25, True))
+#: whether a smaller image is brought up: True to the long side, an int to that many pixels, False
+#: not). The first caps large paintings and photos at 640 px and brings small face-filling crops
+#: (KaoKore's 256 px scroll faces, tiny WikiArt crops) up to 480 px, the scale the network finds
+#: them at; the second, tried only when the first finds nothing, puts context around such crops and
+#: brings them to 320 px (benchmarks/bench_detect.py: faces found, false detections, ms per image).
+DEFAULT_VIEWS: tuple[tuple[int, float, bool | int], ...] = ((640, 0.0, 480), (320, 0.25, True))
 _PAD_RGB = (123, 117, 104)  # the network's mean colour: padding reads as "nothing here"
 
 
-def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool) -> tuple[np.ndarray, float, int]:
+def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool | int) -> tuple[np.ndarray, float, int]:
     """``rgb`` with ``pad`` x long side of context on each side, resized so its long side is ``size``
-    (only down unless ``upscale``); returns it with the scale and the padding (source pixels)."""
+    when larger; a smaller one is brought up to ``size`` (``upscale`` True), to ``upscale`` pixels
+    (an int: the working size the network needs for a small face-filling crop), or left as it is
+    (False); returns it with the scale and the padding (source pixels)."""
     h, w = rgb.shape[:2]
     p = int(round(pad * max(h, w)))
     if p:
         rgb = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=_PAD_RGB)
-    s = size / max(rgb.shape[:2])
-    if not upscale:
-        s = min(s, 1.0)
+    long_side = max(rgb.shape[:2])
+    s = size / long_side
+    if s > 1.0:  # a small image: up to the working size only when asked
+        s = 1.0 if upscale is False else (s if upscale is True else max(1.0, upscale / long_side))
     if abs(s - 1.0) > 1e-9:
         nw, nh = max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))
         rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
@@ -96,7 +100,7 @@ class RetinaFaceDetector:
         self,
         model_path: str | None = None,
         *,
-        views: tuple[tuple[int, float, bool], ...] = DEFAULT_VIEWS,
+        views: tuple[tuple[int, float, bool | int], ...] = DEFAULT_VIEWS,
         flip: bool = False,
         score_threshold: float = 0.5,
         nms_threshold: float = 0.4,

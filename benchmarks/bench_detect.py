@@ -2,7 +2,8 @@
 
 Test images are made from the real photos we have (scikit-image's astronaut): tight face-filling
 crops at 256/128/96 px (the KaoKore case), sepia, line art, posterised "flat paint" and half-hidden
-"profile" variants, small faces (~100 px) in large canvases (the small-WikiArt case), and
+"profile" variants, small faces (~100 px) in large canvases (the small-WikiArt case), tiny crops
+(64/48 px), turned, sideways-squeezed (three-quarter stand-ins) and blurred faces, and
 no-face images (scikit-image's other pictures: coffee, rocket, coins, text, textures, a cat...).
 The baseline, measured in the same run, is RetinaFace as artface ran it before (long side capped
 at 640, never upscaled, one view).
@@ -42,11 +43,36 @@ def test_set() -> tuple[dict[str, list[np.ndarray]], list[np.ndarray]]:
         face = AST.resize((256, 256), Image.LANCZOS)
         canvas.paste(face if i % 2 else sepia(face), (int(rng.integers(0, 1100)), int(rng.integers(0, 700))))
         faces.setdefault("small-in-large", []).append(np.asarray(canvas))
+    faces.update(hard_cases())
     none = [data.coffee(), data.rocket(), data.chelsea(), data.hubble_deep_field(), data.immunohistochemistry(),
             data.retina(), data.colorwheel(), np.stack([data.coins()] * 3, -1), np.stack([data.page()] * 3, -1),
             np.stack([data.text()] * 3, -1), np.stack([data.brick()] * 3, -1), np.stack([data.grass()] * 3, -1),
             np.stack([data.gravel()] * 3, -1), np.stack([data.moon()] * 3, -1), np.stack([data.horse().astype(np.uint8) * 255] * 3, -1)]
     return faces, [np.ascontiguousarray(n[..., :3]) for n in none]
+
+
+def hard_cases() -> dict[str, list[np.ndarray]]:
+    """Harder variants: tiny crops (64 and 48 px), faces turned in the picture plane (40 and 70
+    degrees), faces squeezed sideways (a stand-in for three-quarter views' foreshortening) and
+    blurred flat paint."""
+    from PIL import ImageFilter
+
+    out: dict[str, list[np.ndarray]] = {}
+    for side in (100, 130, 170):
+        for px in (64, 48):
+            for name in ("photo", "line", "flat"):
+                out.setdefault(f"tiny{px}", []).append(np.asarray(STYLES[name](tight(side, px)).convert("RGB")))
+        for angle in (40, 70):
+            for name in ("photo", "flat"):
+                im = STYLES[name](tight(side, 256)).convert("RGB")
+                out.setdefault("turned", []).append(np.asarray(im.rotate(angle, resample=Image.BICUBIC, fillcolor=(200, 190, 170))))
+        for squash in (0.55, 0.7):
+            for name in ("photo", "sepia", "flat"):
+                im = STYLES[name](tight(side, 256)).convert("RGB")
+                out.setdefault("squeezed", []).append(np.asarray(im.resize((int(256 * squash), 256), Image.BICUBIC)))
+        for r in (3, 5):
+            out.setdefault("blurred", []).append(np.asarray(STYLES["flat"](tight(side, 256)).convert("RGB").filter(ImageFilter.GaussianBlur(r))))
+    return out
 
 
 class OldRetinaFace:
@@ -64,9 +90,16 @@ class OldRetinaFace:
 
 def bench_detection() -> None:
     faces, none = test_set()
-    dets = {"retinaface (before)": OldRetinaFace(), "retinaface_mnet025": make_detector("retinaface_mnet025"),
+    from artface_align.detect import CascadeDetector
+    from artface_align.litert import BlazeFaceDetector
+
+    two_views = ((640, 0.0, False), (320, 0.25, True))  # before small crops were brought up to 480 px
+    dets = {"retinaface (before)": OldRetinaFace(), "retinaface 2 views": RetinaFaceDetector(views=two_views),
+            "retinaface_mnet025": make_detector("retinaface_mnet025"),
             "retinaface +flip": RetinaFaceDetector(flip=True),
-            "retinaface upscaled": RetinaFaceDetector(views=((640, 0.0, True), (320, 0.25, True))), "blazeface_short": make_detector("blazeface_short"),
+            "retinaface up640": RetinaFaceDetector(views=((640, 0.0, True), (320, 0.25, True))),
+            "blazeface_short": make_detector("blazeface_short"),
+            "cascade 2 views": CascadeDetector(BlazeFaceDetector(), RetinaFaceDetector(views=two_views)),
             "cascade": make_detector("cascade")}
     base_ms = None
     total = sum(len(v) for v in faces.values())
