@@ -200,8 +200,15 @@ class Pipeline:
         out = self.store.load(rec)
         if out is None or not out.reread:
             return out
+        loc = rec.fetch
+        if loc is not None and loc.via == "url":  # an original's bytes live once: in the fetch cache
+            data = self.fetcher.cache.get(loc.target) if self.fetcher.cache is not None else None
+            if data is None:
+                return None  # the cache was cleaned: the record is built again
+            out.blobs.update({name: data for name in out.reread})
+            return out
         try:  # blobs not copied into the store (a local original): the key holds its size and mtime
-            out.blobs.update({name: read_local(rec.fetch) for name in out.reread})  # type: ignore[arg-type]
+            out.blobs.update({name: read_local(loc) for name in out.reread})  # type: ignore[arg-type]
         except RecordFailure:
             return None
         return out
@@ -356,8 +363,9 @@ class Pipeline:
             return  # geometry only: no pixels are kept
         if not k.aligns:  # the original bytes, as fetched
             w.blobs["image"] = w.data or b""
-            if w.rec.fetch is not None and w.rec.fetch.is_local:
-                w.reread = ("image",)  # the user's own file is not copied into the store
+            loc = w.rec.fetch
+            if loc is not None and (loc.is_local or (loc.via == "url" and self.fetcher.cache is not None)):
+                w.reread = ("image",)  # one copy: the user's own file, or the fetch cache's body, is not copied again
         else:
             assert w.image is not None
             w.blobs["image"] = encode_image(w.image, self.opts.image_format, self.opts.image_quality)

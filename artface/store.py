@@ -25,7 +25,7 @@ class Outcome:
     blobs: dict[str, bytes] = field(default_factory=dict)  # image-valued columns: image, mask, sketch, ...
     points_source: str | None = None  # "upstream", or the detector that found the face
     detector_sha256: str | None = None
-    reread: tuple[str, ...] = ()  # blobs not stored: read again from the record's (local) location
+    reread: tuple[str, ...] = ()  # blobs not stored: read again from the record's file or the fetch cache
 
 
 class WorkStore:

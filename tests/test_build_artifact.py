@@ -200,3 +200,25 @@ def test_on_no_face_crop_keeps_every_labelled_face_and_counts_it(http_server, tm
     by_dir = kept.report["by_label"]["face_direction"]
     assert by_dir["back"] == {"kept as crop": 1} and by_dir["side"] == {"written": 1}
     assert dropped.report["by_label"]["gender"]["female"].get("failed") == 1
+
+
+def test_an_original_build_keeps_one_copy_of_each_image(http_server, tmp_path):
+    """The fetch cache holds the bytes; the work store keeps the outcome and no second copy; a re-run
+    after the fetch cache was cleaned fetches the images again rather than losing them."""
+    import shutil
+
+    src = serve_kaokore(http_server, bad={})
+    opts = dict(source=src, max_records=3, fetch_retries=0)
+    b = load_builder("kaokore", "original", **opts)
+    first = b.build().build
+    work = b.work_dir()
+    assert list(work.rglob("*.ok.json")) and not list(work.rglob("*.image.bin")), "the image is not stored twice"
+    images = {r["id"]: r["image"]["bytes"] for r in first.dataset("train").cast_column("image", datasets.Image(decode=False))}
+    assert all(images.values())
+    shutil.rmtree(Path(os.environ["ARTFACE_CACHE"]) / "fetch")
+    shutil.rmtree(first.folder)
+    asked = sum(1 for _, p in http_server.log if p.endswith("default.jpg"))
+    again = load_builder("kaokore", "original", **opts).build().build
+    rows = again.dataset("train").cast_column("image", datasets.Image(decode=False))
+    assert {r["id"]: r["image"]["bytes"] for r in rows} == images
+    assert sum(1 for _, p in http_server.log if p.endswith("default.jpg")) > asked, "fetched again, not lost"
