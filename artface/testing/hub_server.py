@@ -367,25 +367,29 @@ class HubServer:
             return None
         return out
 
-    def _tree(self, h, method, g, q, body, authed):
-        repo = self._repo(h, g["repo"], authed)
+    def _files_at(self, h, g, authed, method: str = "GET") -> tuple[str, dict[str, Blob]] | None:
+        """The repo's (commit, files) at the route's revision; None after answering 404 (as the Hub)."""
+        repo = self._repo(h, g["repo"], authed, method)
         if repo is None:
             return None
         snap = repo.snapshot(g["rev"])
         if snap is None:
-            return self._json(h, 404, {"error": "Revision not found"}, {"X-Error-Code": "RevisionNotFound"})
+            self._json(h, 404, {"error": "Revision not found"}, {"X-Error-Code": "RevisionNotFound"}, method)
+        return snap
+
+    def _tree(self, h, method, g, q, body, authed):
+        snap = self._files_at(h, g, authed)
+        if snap is None:
+            return None
         listing = self._listing(snap[1], g.get("sub") or "", q.get("recursive", ["false"])[0].lower() == "true")
         if listing is None:
             return self._json(h, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
         return self._json(h, 200, listing)
 
     def _paths_info(self, h, method, g, q, body, authed):
-        repo = self._repo(h, g["repo"], authed)
-        if repo is None:
-            return None
-        snap = repo.snapshot(g["rev"])
+        snap = self._files_at(h, g, authed)
         if snap is None:
-            return self._json(h, 404, {"error": "Revision not found"}, {"X-Error-Code": "RevisionNotFound"})
+            return None
         ctype = h.headers.get("Content-Type", "")
         if "json" in ctype:
             paths = json.loads(body).get("paths", [])
@@ -402,12 +406,9 @@ class HubServer:
         return self._json(h, 200, out)
 
     def _resolve(self, h, method, g, q, body, authed):
-        repo = self._repo(h, g["repo"], authed, method)
-        if repo is None:
-            return None
-        snap = repo.snapshot(g["rev"])
+        snap = self._files_at(h, g, authed, method)
         if snap is None:
-            return self._json(h, 404, {"error": "Revision not found"}, {"X-Error-Code": "RevisionNotFound"}, method)
+            return None
         oid, files = snap
         blob = files.get(g["file"])
         if blob is None:
