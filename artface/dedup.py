@@ -4,6 +4,7 @@ Each image gets a 64-bit pHash and a 64-bit dHash (``imagehash``), of itself and
 image; the distance of two images is the smaller of (pHash + dHash bits that differ) between them
 and between one and the other's mirror (0..128), so a mirrored copy is found too. The search is
 exact: blocks of XOR + popcount over all pairs (numpy), fine for 100k images on one machine.
+Images are hashed as the builds' rows stream by; only the hashes are kept.
 ``THRESHOLD`` was chosen with ``benchmarks/bench_dedup.py`` (planted copies re-encoded, resized,
 recoloured, cropped, mirrored vs distinct pictures).
 """
@@ -107,9 +108,11 @@ class Item:
     dataset: str
     id: str
     split: str
+    folder: str = ""  # the build it is in, and its row there: where its image is read again
+    row: int = -1
 
 
-def report(items: list[Item], hashes: np.ndarray, images: list[bytes], out: Path, threshold: int = THRESHOLD) -> dict:
+def report(items: list[Item], hashes: np.ndarray, out: Path, threshold: int = THRESHOLD) -> dict:
     """Write duplicates.parquet (one row per pair), groups.parquet, summary.json and the closest pairs'
     contact sheet (contact_sheet.png) to ``out``; returns the summary."""
     import pyarrow as pa
@@ -142,7 +145,7 @@ def report(items: list[Item], hashes: np.ndarray, images: list[bytes], out: Path
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if len(d):
         name = lambda k: f"{items[k].dataset}/{items[k].id} ({items[k].split})"[:44]  # noqa: E731
-        contact_sheet([(images[a], images[b], int(dist)) for a, b, dist in zip(i[:24], j[:24], d[:24])],
+        contact_sheet([(image_bytes(items[a]), image_bytes(items[b]), int(dist)) for a, b, dist in zip(i[:24], j[:24], d[:24])],
                       labels=[(name(a), name(b)) for a, b in zip(i[:24], j[:24])]).save(out / "contact_sheet.png")
     return summary
 
@@ -169,37 +172,50 @@ def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128,
     return sheet
 
 
-def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray, list[bytes]]:
-    """Items, hashes and image bytes of finished builds (``artface.build.Build``)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray]:
+    """Items and hashes of finished builds (``artface.build.Build``), hashed as the rows stream by:
+    only the hashes are kept (16 bytes a side), never the images, so memory does not grow with them."""
     import datasets
 
     from .errors import ArtfaceError
+    from .fetch import ordered_map
+
+    def rows():
+        for b in builds:
+            if not b.kind.pixels:
+                raise ArtfaceError(f"dedup compares pixels: {b.dataset_name}/{b.config_name} has none "
+                                   f"(use an aligned or original config)")
+            for split, ds in b.datasets().items():
+                for n, row in enumerate(ds.cast_column("image", datasets.Image(decode=False))):
+                    yield Item(b.dataset_name, row["id"], split, str(b.folder), n), row["image"]["bytes"]
+
+    def one(item_and_bytes: tuple[Item, bytes]) -> tuple[Item, np.ndarray]:
+        item, data = item_and_bytes
+        with Image.open(io.BytesIO(data)) as im:
+            return item, image_hashes(im)
 
     items: list[Item] = []
-    images: list[bytes] = []
-    for b in builds:
-        if not b.kind.pixels:
-            raise ArtfaceError(f"dedup compares pixels: {b.dataset_name}/{b.config_name} has none (use an aligned or original config)")
-        for split, ds in b.datasets().items():
-            for row in ds.cast_column("image", datasets.Image(decode=False)):
-                items.append(Item(b.dataset_name, row["id"], split))
-                images.append(row["image"]["bytes"])
+    hashes: list[np.ndarray] = []
+    for item, h in ordered_map(one, rows(), workers=workers):  # a bounded window of images in flight
+        items.append(item)
+        hashes.append(h)
+    return items, (np.stack(hashes) if hashes else np.zeros((0, 4), np.uint64))
 
-    def one(data: bytes) -> np.ndarray:
-        with Image.open(io.BytesIO(data)) as im:
-            return image_hashes(im)
 
-    with ThreadPoolExecutor(workers) as pool:
-        hashes = np.stack(list(pool.map(one, images))) if images else np.zeros((0, 4), np.uint64)
-    return items, hashes, images
+def image_bytes(item: Item) -> bytes:
+    """The published image of one item, read again from its build (for the contact sheet)."""
+    import datasets
+
+    from .build import Build
+
+    ds = Build.open(item.folder).dataset(item.split).cast_column("image", datasets.Image(decode=False))
+    return ds[item.row]["image"]["bytes"]
 
 
 def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
     """Near-duplicates across finished builds (a build named twice is read once); writes the report to ``out``."""
     builds = list({b.folder: b for b in builds}.values())
-    items, hashes, images = collect(builds, workers)
-    summary = report(items, hashes, images, Path(out), threshold)
+    items, hashes = collect(builds, workers)
+    summary = report(items, hashes, Path(out), threshold)
     (Path(out) / BUILDS_NAME).write_text(json.dumps({b.dataset_name: str(b.folder) for b in builds}, indent=1))
     return summary

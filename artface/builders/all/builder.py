@@ -181,7 +181,7 @@ class AllDatasets(CompositeBuilder):
             raise OptionError("option duplicates=flag|drop compares pixels: use an aligned union")
         from ...dedup import collect, near_duplicates
 
-        items, hashes, _ = collect(builds)
+        items, hashes = collect(builds)
         g = near_duplicates(hashes)[3]
         sizes = Counter(g.tolist())
         seen: Counter = Counter()
