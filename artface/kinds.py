@@ -1,6 +1,6 @@
 """What a config holds: one object per kind, asked by every module instead of comparing strings.
 
-``urls``: metadata and public URLs, no pixels fetched. ``detect``: images fetched, faces found,
+``urls``: metadata and public URLs, no pixels fetched. ``detected``: images fetched, faces found,
 geometry kept, no pixels. ``original``: the images as upstream has them. ``aligned``: faces warped
 by the recipe to ``size``. Adding a kind is one entry here.
 """
@@ -30,14 +30,16 @@ class Kind:
 
 URLS = Kind("urls", fetches=False, detects=False, aligns=False, pixels=False,
             words="metadata and public image URLs, no pixels")
-DETECT = Kind("detect", fetches=True, detects=True, aligns=False, pixels=False,
+DETECTED = Kind("detected", fetches=True, detects=True, aligns=False, pixels=False,
               words="metadata, public image URLs and the face geometry found by the detector, no pixels")
 ORIGINAL = Kind("original", fetches=True, detects=False, aligns=False, pixels=True,
                 words="the images as upstream publishes them")
 ALIGNED = Kind("aligned", fetches=True, detects=True, aligns=True, pixels=True,
                words="faces aligned by the FFHQ-family recipe")
 
-KINDS: dict[str, Kind] = {k.name: k for k in (URLS, DETECT, ORIGINAL, ALIGNED)}
+KINDS: dict[str, Kind] = {k.name: k for k in (URLS, DETECTED, ORIGINAL, ALIGNED)}
+#: old spellings, still read (builds and reports written before the kind was named like its config)
+OLD_NAMES = {"detect": "detected"}
 
 
 def kind(name: str | Kind) -> Kind:
@@ -45,6 +47,6 @@ def kind(name: str | Kind) -> Kind:
     if isinstance(name, Kind):
         return name
     try:
-        return KINDS[name]
+        return KINDS[OLD_NAMES.get(name, name)]
     except (KeyError, TypeError):
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {name!r}") from None

@@ -49,7 +49,7 @@ class SetupError(ArtfaceError):
 class PixelOptions:
     """What the pipeline does to pixels (all of it is in the config's pixel fingerprint)."""
 
-    kind: str  # "detect" | "original" | "aligned"
+    kind: str  # "detected" | "original" | "aligned"
     size: int = 1024
     warp: str = DEFAULT_WARP
     recipe: str = "ffhq"

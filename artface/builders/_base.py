@@ -31,7 +31,7 @@ from ..diskcache import cache_root, output_root, sha256_hex
 from ..errors import ArtfaceError
 from ..failures import Failure, Reason, SkipCounter, redo, register as register_reasons
 from ..fetch import FetchConfig, Fetcher
-from ..kinds import KINDS, kind as kind_of
+from ..kinds import KINDS, OLD_NAMES, kind as kind_of
 from ..licenses import LicensePolicy
 from ..locations import public_url
 from ..paths import safe_name
@@ -101,7 +101,7 @@ class ArtfaceConfig(datasets.BuilderConfig):
         for k, v in self.coerce({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}).items():
             object.__setattr__(self, k, v)
         checks = {
-            "kind": (self.kind in KINDS, " | ".join(KINDS)),
+            "kind": (self.kind in KINDS or self.kind in OLD_NAMES, " | ".join(KINDS)),
             "source": (self.source is None or bool(str(self.source).strip()), "a folder, a file or an http(s) URL"),
             "warp": (self.warp in WARPS, " | ".join(WARPS)),
             "on_no_face": (self.on_no_face in ON_NO_FACE, " | ".join(ON_NO_FACE)),
@@ -244,7 +244,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "concurrency": "parallel downloads [run setting]",
         "workers": "parallel detect/align threads [run setting]",
         "threads": "ONNX threads per detector session (default: cores / workers) [run setting]",
-        "kind": "what the config holds: urls | detect (points found by the detector, no pixels) | original | aligned",
+        "kind": "what the config holds: urls | detected (points found by the detector, no pixels) | original | aligned",
     }
 
     def __init_subclass__(cls, **kwargs) -> None:

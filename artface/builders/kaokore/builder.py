@@ -145,7 +145,7 @@ class KaoKore(ArtfaceBuilder):
     BUILDER_CONFIGS = [
         KaoKoreConfig(name="urls", kind="urls", description="Metadata, labels and IIIF URLs; no pixels."),
         KaoKoreConfig(name="original", kind="original", description="The 256x256 crops as published."),
-        KaoKoreConfig(name="detected", kind="detect", detector="cascade", landmarks="face_mesh",
+        KaoKoreConfig(name="detected", kind="detected", detector="cascade", landmarks="face_mesh",
                       description="Metadata, labels, IIIF URLs and the faces' boxes and points found by the detector; no pixels."),
         KaoKoreConfig(name="aligned", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
                       description="FFHQ-aligned from detected key points (BlazeFace, RetinaFace when it finds nothing; face mesh)."),
