@@ -133,9 +133,17 @@ def how_to_load(repo_id: str, entries: dict[str, dict], default: str, dataset: s
                   f'ds = load_dataset("{repo_id}", "{url_only[0]}", split="{next(iter(entries[url_only[0]]["splits"]))}").map(with_image)',
                   "```", "",
                   f"or build them locally with retries, a failure report and the FFHQ alignment: `pip install artface` then "
-                  f"`artface build {dataset} --config {pixel_config}` (`img2dataset` works on the parquet shards too: "
+                  f"{build_commands(dataset, {n: entries[n] for n in url_only}, pixel_config)} (`img2dataset` works on the parquet shards too: "
                   "`--input_format parquet --url_col image_url`)."]
     return "\n".join(parts)
+
+
+def build_commands(dataset: str, url_only: dict[str, dict], pixel_config: str) -> str:
+    """The `artface build` command that makes each URL-only config's pixels: the config it was
+    published from when that one has pixels (``aligned-urls`` <- ``aligned``), else the dataset's pixel config."""
+    configs = dict.fromkeys(e.get("builder_config", pixel_config) if kind_of(e["kind"]).pixels else pixel_config
+                            for e in url_only.values())
+    return " or ".join(f"`artface build {dataset} --config {c}`" for c in configs)
 
 
 def build_table(entries: dict[str, dict]) -> str:
@@ -169,6 +177,7 @@ def failures_text(entries: dict[str, dict]) -> str:
             cols = ", ".join(f"`{c}`" for c in e["dropped_columns"])
             lines.append(f"  Not published in `{name}`, being empty in every row: {cols}.")
         lines += label_lines(name, b.get("by_label") or {})
+        lines += [""] if lines[-1].startswith("|") else []  # a table ends before the next config's line
     return "\n".join(lines)
 
 

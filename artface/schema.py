@@ -56,10 +56,13 @@ COLUMNS: tuple[Column, ...] = (
                                           "left/right) in source pixels", geometry=True),
     Column("landmarks68", lambda: point_list(68), "68 iBUG landmarks in source pixels (null when no 68-point model ran "
                                                   "and upstream has none)", geometry=True),
-    Column("kps5_aligned", lambda: point_list(5), "the 5 key points in the pixels of the published aligned image "
-                                                  "(draw them on `image` as they are)", geometry=True, aligned_only=True),
-    Column("landmarks68_aligned", lambda: point_list(68), "the 68 landmarks in the pixels of the published aligned image "
-                                                          "(null when there are none)", geometry=True, aligned_only=True),
+    Column("kps5_aligned", lambda: point_list(5), "the 5 key points in the pixels of the aligned image (draw them on "
+                                                  "`image` as they are; a URL-only config has no `image`: they fit the one "
+                                                  "`artface build` makes with the recipe and size of 'How it was built')",
+           geometry=True, aligned_only=True),
+    Column("landmarks68_aligned", lambda: point_list(68), "the 68 landmarks in the pixels of the aligned image, as "
+                                                          "`kps5_aligned` (null when there are none)", geometry=True,
+           aligned_only=True),
     Column("transform", lambda: datasets.List(datasets.List(datasets.Value("float32"), length=3), length=2),
            "2x3 affine map from source to aligned pixels: [x', y'] = transform @ [x, y, 1]", geometry=True,
            aligned_only=True),

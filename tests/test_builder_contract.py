@@ -84,6 +84,9 @@ def card_claims_hold(dest, hub_config: str, build: Build) -> None:
     detectors = sources - {"upstream"}
     assert all(d.split(" ")[0] in built_row for d in detectors) and (not detectors or "upstream landmarks" not in built_row), \
         (sources, built_row)
+    if entry["mode"] == "urls" and entry["kind"] in ("original", "aligned"):  # how to get this config's pixels back
+        dataset = json.loads((dest / "artface.json").read_text())["dataset"]
+        assert f"`artface build {dataset} --config {entry['builder_config']}`" in readme
     preview = entry.get("preview")
     if preview:
         assert (dest / preview).is_file() and f"]({preview})" in readme
