@@ -10,6 +10,7 @@ recoloured, cropped, mirrored vs distinct pictures).
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections import Counter
@@ -204,12 +205,17 @@ def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray]:
 
 def image_bytes(item: Item) -> bytes:
     """The published image of one item, read again from its build (for the contact sheet)."""
+    return _split_images(item.folder, item.split)[item.row]["image"]["bytes"]
+
+
+@functools.lru_cache(maxsize=16)
+def _split_images(folder: str, split: str):
+    """A build split with undecoded images, opened once for all the contact sheet's pairs."""
     import datasets
 
     from .build import Build
 
-    ds = Build.open(item.folder).dataset(item.split).cast_column("image", datasets.Image(decode=False))
-    return ds[item.row]["image"]["bytes"]
+    return Build.open(folder).dataset(split).cast_column("image", datasets.Image(decode=False))
 
 
 def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:

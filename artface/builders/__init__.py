@@ -22,7 +22,13 @@ _HERE = Path(__file__).parent
 
 
 def _folders() -> dict[str, Path]:
-    roots = [_HERE] + [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
+    return _folders_on(os.environ.get(PATH_ENV, ""))
+
+
+@cache
+def _folders_on(extra: str) -> dict[str, Path]:
+    """The dataset folders, listed once per value of ``$ARTFACE_BUILDERS_PATH`` (not on every lookup)."""
+    roots = [_HERE] + [Path(p) for p in extra.split(os.pathsep) if p]
     found: dict[str, Path] = {}
     for root in roots:
         if root.is_dir():

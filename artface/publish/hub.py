@@ -11,6 +11,7 @@ re-read and re-committed, as ``push_to_hub`` does. Unchanged files are skipped b
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -89,8 +90,6 @@ class HubRepo:
         self._remote = {i.path: i for i in items}
         meta: dict = {}
         if META_NAME in self._remote:
-            import json
-
             from huggingface_hub import hf_hub_download
 
             path = hf_hub_download(self.repo_id, META_NAME, repo_type="dataset", revision=head)

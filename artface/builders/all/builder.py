@@ -34,11 +34,9 @@ def members() -> list[str]:
     return [n for n in datasets_only() if builder_class(n).UNION is not None]
 
 
-def harmonise(member: str, row: dict, features: datasets.Features) -> dict:
+def harmonise(member_cls, row: dict, features: datasets.Features) -> dict:
     """The shared columns of a member row, from the member's own ``union_labels`` (unknown where it has none)."""
-    from .. import builder_class
-
-    got = builder_class(member).union_labels(row, features)
+    got = member_cls.union_labels(row, features)
     out = {k: got.get(k) for k in LABELS}
     out["gender"] = GENDER.index(out["gender"]) if out["gender"] in GENDER else -1
     return out
@@ -200,15 +198,18 @@ class AllDatasets(CompositeBuilder):
         ds = b.dataset(split)
         if "image" in ds.features:
             ds = ds.cast_column("image", datasets.Image(decode=False))
+        from .. import builder_class
+
         features = self.info.features
-        member_features = b.features
+        member_features, member_cls = b.features, builder_class(member)
+        member_index = features["dataset"].str2int(member)
         for row in ds:
             rid = f"{member}/{row['id']}"
             group, position = groups.get(rid, (-1, 0))
             if self.config.duplicates == "drop" and position > 0:
                 continue  # a later copy of a near-duplicate group (counted in the report)
             out = {k: row.get(k) for k in features if k in row}
-            out.update(harmonise(member, row, member_features), dataset=features["dataset"].str2int(member), member_id=row["id"],
+            out.update(harmonise(member_cls, row, member_features), dataset=member_index, member_id=row["id"],
                        id=rid, dup_group=group)
             yield rid, out
 
