@@ -71,7 +71,7 @@ def sample_words(b: dict) -> str:
 
 def holds(e: dict) -> str:
     b = e["build"]
-    if e["mode"] == "processed":
+    if e["mode"] == "pixels":
         what = f"{b['size']} px aligned faces ({b['image_format']})" if kind_of(e["kind"]).aligns else "the source images as published"
         if e.get("members_table"):
             return f"**pixels** for the members that allow them (see Members; the others URL-only): {what}"
@@ -85,7 +85,7 @@ def contents_text(entries: dict[str, dict], policy: LicensePolicy) -> str:
     for name, e in entries.items():
         sample = f", {sample_words(e['build'])}" if sample_words(e["build"]) != "whole" else ""
         lines.append(f"- `{name}`: {holds(e)}; {rows_of(e):,} rows{sample}.")
-    if not any(e["mode"] == "processed" for e in entries.values()):
+    if not any(e["mode"] == "pixels" for e in entries.values()):
         lines.append("")
         lines.append(f"**No image data is included.** {policy.reason[0].upper()}{policy.reason[1:]}.")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .licenses import MODES, OLD_MODES
+
 EXAMPLES = """examples:
   artface list
   artface info kaokore
@@ -199,6 +201,10 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
     _quiet_datasets()
+    if args.mode in OLD_MODES:
+        print(f"note: --mode {args.mode} is now --mode {OLD_MODES[args.mode]} (the old word is read until the next release)",
+              file=sys.stderr)
+        args.mode = OLD_MODES[args.mode]
     res = publish(args.name, args.config, args.mode, to=args.to, private=args.private, max_shard_size=args.max_shard_size,
                   make_private=args.make_private, dry_run=args.dry_run, create_pr=args.create_pr, revision=args.revision,
                   commit_message=args.commit_message, num_proc=args.num_proc, replace=args.replace, **_options(args))
@@ -396,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pb = cmd("publish", "write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME", _cmd_publish)
     _dataset_args(pb)
-    pb.add_argument("--mode", choices=["urls", "processed"], default="urls", help="URL-only or with pixels")
+    pb.add_argument("--mode", choices=[*MODES, *OLD_MODES], default="urls",
+                    help="urls (rows link each image; no image data) or pixels (rows carry the images)")
     pb.add_argument("--to", default=None, help="folder (default artface-hub/NAME) or hf://datasets/ORG/NAME")
     pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
     pb.add_argument("--make-private", action="store_true",

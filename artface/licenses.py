@@ -11,12 +11,26 @@ from dataclasses import dataclass, field, replace
 from .errors import ArtfaceError
 from .hub_facts import LICENSE_IDS as HUB_LICENSE_IDS
 
+# The publish modes. One word each: ``urls`` rows link each image upstream (no image data; a pixel
+# config published so is the Hub config ``<config>-urls``), ``pixels`` rows carry the image bytes.
+URLS, PIXELS = "urls", "pixels"
+MODES = (URLS, PIXELS)
+OLD_MODES = {"processed": PIXELS}  # artface 0.x spelling: read (CLI, API, stored artface.json) for one release
+
+
+def publish_mode(mode: str) -> str:
+    """``mode`` in today's words (an old spelling is read as its new name); ValueError for anything else."""
+    mode = OLD_MODES.get(mode, mode)
+    if mode not in MODES:
+        raise ValueError(f"publish mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
 
 @dataclass(frozen=True)
 class LicensePolicy:
     dataset: str
     hub_license: str  # Hub identifier for the card
-    public_modes: tuple[str, ...]  # subset of ("urls", "processed"); () = no public publishing
+    public_modes: tuple[str, ...]  # subset of MODES; () = no public publishing
     reason: str
     source: str  # where the terms come from (URL or document)
     attribution: str
@@ -24,7 +38,7 @@ class LicensePolicy:
     license_link: str | None = None
     gated: bool = False  # non-commercial data: publish gated with a prompt
     gated_prompt: str = ""
-    private_modes: tuple[str, ...] = ("urls", "processed")  # allowed with --private
+    private_modes: tuple[str, ...] = MODES  # allowed with --private
     cautions: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -33,6 +47,8 @@ class LicensePolicy:
         return self.gated or "-nc" in self.hub_license
 
     def __post_init__(self) -> None:
+        for name in ("public_modes", "private_modes"):  # a folder written with the old word still loads
+            object.__setattr__(self, name, tuple(publish_mode(m) for m in getattr(self, name)))
         if self.hub_license not in HUB_LICENSE_IDS:
             raise ValueError(f"{self.dataset}: {self.hub_license!r} is not a Hub license id")
         if self.hub_license == "other" and not (self.license_name and self.license_link):
@@ -60,6 +76,7 @@ def union_policy(base: LicensePolicy, members: dict[str, LicensePolicy]) -> Lice
 
 def check_publish(policy: LicensePolicy, mode: str, private: bool) -> None:
     """Raise PublishRefused (saying why and what is allowed) unless the publish is allowed."""
+    mode = publish_mode(mode)
     if mode in policy.public_modes:
         return
     if private and mode in policy.private_modes:

@@ -1,7 +1,7 @@
 """Publishing speed: MB/s writing parquet shards, and streaming read img/s from the published folder.
 
 Data: N KaoKore-format records with 256 px JPEG crops served by a local HTTP server, built as
-`original` (pixels), published privately (processed) to a temp folder. Baselines measured in the
+`original` (pixels), published privately (mode pixels) to a temp folder. Baselines measured in the
 same run: copying the same bytes with shutil (disk speed), and iterating the builder's own
 Arrow output with images decoded.
 """

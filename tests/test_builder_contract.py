@@ -146,9 +146,9 @@ def test_builder_contract(name, config, http_server, tmp_path):
         else:  # URL-only means URLs: rows that name no image are refused (e.g. crops from a release zip)
             with pytest.raises(PublishRefused, match="no public http"):
                 publish(name, config, "urls", to=str(tmp_path / "pub"), **options, **extra)
-    if kind in ("original", "aligned") and "processed" in policy.public_modes + policy.private_modes:
-        private = "processed" not in policy.public_modes
-        res = publish(name, config, "processed", to=str(tmp_path / "pub"), private=private, **options, **extra)
+    if kind in ("original", "aligned") and "pixels" in policy.public_modes + policy.private_modes:
+        private = "pixels" not in policy.public_modes
+        res = publish(name, config, "pixels", to=str(tmp_path / "pub"), private=private, **options, **extra)
         card_claims_hold(tmp_path / "pub", res.config, build)
     assert len(http_server.log) == asked, f"{name}/{config}: readers made requests: {http_server.log[asked:][:3]}"
     plain = datasets.load_dataset(str(build.folder))

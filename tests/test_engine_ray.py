@@ -57,7 +57,7 @@ def test_ray_build_gives_the_local_rows_and_publishes(cluster, http_server, tmp_
         assert [r["id"] for r in mine] == [r["id"] for r in rows], split
         assert all(a["image"]["bytes"] == b_["image"]["bytes"] for a, b_ in zip(mine, rows)), "same image bytes"
     dest = tmp_path / "pub"
-    res = publish("kaokore", "aligned", "processed", private=True, to=str(dest), source=src, size=64,
+    res = publish("kaokore", "aligned", "pixels", private=True, to=str(dest), source=src, size=64,
                   cache_dir=str(tmp_path / "hf"))
     assert res.rows == {s: len(r) for s, r in expect.items()}
     published = datasets.load_dataset(str(dest), "aligned", split="train")

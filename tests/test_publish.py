@@ -75,15 +75,15 @@ def test_policy_table_covers_every_builder_with_reasons():
     assert {"kaokore", "metfaces"} <= set(table)
     for p in table.values():
         assert p.reason and p.source and p.attribution
-    assert table["kaokore"].public_modes == ("urls",) and table["metfaces"].public_modes == ("urls", "processed")
+    assert table["kaokore"].public_modes == ("urls",) and table["metfaces"].public_modes == ("urls", "pixels")
     assert table["metfaces"].gated and table["metfaces"].hub_license == "cc-by-nc-2.0"
 
 
 def test_refusals_say_why_and_what_is_allowed(tmp_path):
-    with pytest.raises(PublishRefused, match=r"upstream intentionally ships no image data.*Allowed: public urls, private processed"):
-        publish("kaokore", "original", "processed", to=str(tmp_path / "k"), source=str(KAOKORE_FIXTURES))
+    with pytest.raises(PublishRefused, match=r"upstream intentionally ships no image data.*Allowed: public urls, private pixels"):
+        publish("kaokore", "original", "pixels", to=str(tmp_path / "k"), source=str(KAOKORE_FIXTURES))
     assert not (tmp_path / "k").exists(), "refused before any work"
-    check_publish(policy_table()["kaokore"], "processed", private=True)  # explicitly private: allowed
+    check_publish(policy_table()["kaokore"], "pixels", private=True)  # explicitly private: allowed
 
 
 def test_kaokore_urls_round_trip_through_plain_datasets(tmp_path):
@@ -120,7 +120,7 @@ def test_metfaces_both_modes_in_one_repo(http_server, tmp_path):
     dest = tmp_path / "hub" / "metfaces"
     kw = dict(source=str(src), cache_dir=str(tmp_path / "hf"))
     publish("metfaces", "urls", "urls", to=str(dest), **kw)
-    res = publish("metfaces", "aligned", "processed", to=str(dest), size=64, **kw)
+    res = publish("metfaces", "aligned", "pixels", to=str(dest), size=64, **kw)
     assert res.config == "aligned" and res.rows == {"train": 4}
     assert validate(str(dest)) == []
     meta = json.loads((dest / "artface.json").read_text())
@@ -192,7 +192,7 @@ def test_hub_push_load_republish_interrupt(hub, http_server, tmp_path):
     server, env = hub
     src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
     common = ["--source", str(src), "--to", "hf://datasets/artface/metfaces"]
-    first = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "processed", "--set", "size=64", *common], env)
+    first = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "pixels", "--set", "size=64", *common], env)
     assert first.returncode == 0, first.stderr[-3000:]
     repo = server.repos["artface/metfaces"]
     assert repo.gated == "auto" and len(repo.commits) == 2
@@ -206,11 +206,11 @@ def test_hub_push_load_republish_interrupt(hub, http_server, tmp_path):
     checked = run_cli(["validate", "hf://datasets/artface/metfaces"], env)
     assert checked.returncode == 0 and "OK" in checked.stdout, checked.stdout + checked.stderr
     # the same content again: no new commit
-    again = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "processed", "--set", "size=64", *common], env)
+    again = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "pixels", "--set", "size=64", *common], env)
     assert again.returncode == 0 and "no change" in again.stdout and len(repo.commits) == 2
     # a publish that fails at commit time leaves the previous revision intact
     server.fail_next_commit = True
-    broken = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "processed", "--set", "size=32", *common], env)
+    broken = run_cli(["publish", "metfaces", "--config", "aligned", "--mode", "pixels", "--set", "size=32", *common], env)
     assert broken.returncode != 0 and repo.head[0] == head
     still = read_with_plain_datasets("artface/metfaces", "train", env=reader_env | {"HF_DATASETS_CACHE": str(tmp_path / "dc2")}, cwd=tmp_path)
     assert still["rows"][0]["image"][:2] == [64, 64]
@@ -229,9 +229,9 @@ def test_hub_push_load_republish_interrupt(hub, http_server, tmp_path):
     assert writes and not unauthenticated
 
 
-def test_hub_refuses_public_processed_kaokore(hub, tmp_path):
+def test_hub_refuses_public_pixels_kaokore(hub, tmp_path):
     server, env = hub
-    res = run_cli(["publish", "kaokore", "--config", "original", "--mode", "processed", "--source", str(KAOKORE_FIXTURES),
+    res = run_cli(["publish", "kaokore", "--config", "original", "--mode", "pixels", "--source", str(KAOKORE_FIXTURES),
                    "--to", "hf://datasets/artface/kaokore"], env)
     assert res.returncode == 2 and "refused" in res.stderr and "Allowed: public urls" in res.stderr
     assert "artface/kaokore" not in server.repos
@@ -293,7 +293,7 @@ def test_a_config_with_no_rows_is_refused(http_server, tmp_path):
     from artface.publish import PublishEmpty
 
     with pytest.raises(PublishEmpty, match=r"no rows to publish: all 1 records failed \(\{'http_404': 1\}\)"):
-        publish("kaokore", "original", "processed", private=True, to=str(tmp_path / "out"), source=str(root),
+        publish("kaokore", "original", "pixels", private=True, to=str(tmp_path / "out"), source=str(root),
                 cache_dir=str(tmp_path / "hf"))
     assert not (tmp_path / "out").exists()
     build = subprocess.run([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "original", "--source", str(root),
@@ -360,12 +360,12 @@ def test_validate_works_on_relative_paths_and_reads_the_card_as_the_hub_does(tmp
     assert str(tmp_path) not in card.content
 
 
-def test_processed_card_says_pixels_and_a_sample(http_server, tmp_path):
+def test_pixels_card_says_pixels_and_a_sample(http_server, tmp_path):
     from huggingface_hub import DatasetCard
 
     src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
     dest = tmp_path / "m"
-    res = publish("metfaces", "aligned", "processed", to=str(dest), source=str(src), size=64, max_records=2,
+    res = publish("metfaces", "aligned", "pixels", to=str(dest), source=str(src), size=64, max_records=2,
                   cache_dir=str(tmp_path / "hf"))
     card = DatasetCard.load(dest / "README.md")
     assert res.rows == {"train": 2}
@@ -374,6 +374,39 @@ def test_processed_card_says_pixels_and_a_sample(http_server, tmp_path):
     assert "| a sample of 4 records (max_records=2) |" in card.text
     assert "The MetFaces recipe (FFHQ, transform at 4x the output size) from the JSON landmarks." in card.text
     assert card.data.to_dict()["task_categories"] == ["unconditional-image-generation", "keypoint-detection"]
+
+
+def test_old_mode_word_processed_is_read_as_pixels(http_server, tmp_path, capsys):
+    """`processed` (the old word for `pixels`) still works for one release: the API warns, the CLI
+    notes the new word, a policy and a repo's stored artface.json written with it read as `pixels`."""
+    import json
+
+    from artface.cli import main
+    from artface.licenses import LicensePolicy, check_publish
+
+    src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
+    dest = tmp_path / "m"
+    with pytest.warns(DeprecationWarning, match="'processed' is now 'pixels'"):
+        res = publish("metfaces", "aligned", "processed", to=str(dest), source=str(src), size=64, cache_dir=str(tmp_path / "hf"))
+    meta = json.loads((dest / "artface.json").read_text())
+    assert res.rows == {"train": 4} and meta["configs"]["aligned"]["mode"] == "pixels"
+    meta["configs"]["aligned"]["mode"] = "processed"  # as an older artface stored it
+    (dest / "artface.json").write_text(json.dumps(meta))
+    assert main(["publish", "metfaces", "--config", "urls", "--source", str(src), "--to", str(dest)]) == 0
+    meta = json.loads((dest / "artface.json").read_text())
+    assert {n: e["mode"] for n, e in meta["configs"].items()} == {"aligned": "pixels", "urls": "urls"}
+    assert meta["default"] == "aligned", "the repo still opens on its pixel config"
+    assert "`aligned`: **pixels**" in (dest / "README.md").read_text()
+    capsys.readouterr()
+    assert main(["publish", "metfaces", "--config", "aligned", "--mode", "processed", "--set", "size=64",
+                 "--source", str(src), "--to", str(dest)]) == 0
+    assert "note: --mode processed is now --mode pixels" in capsys.readouterr().err
+    old = LicensePolicy(dataset="x", hub_license="cc0-1.0", public_modes=("urls", "processed"), reason="r", source="s",
+                        attribution="a")
+    assert old.public_modes == ("urls", "pixels")
+    check_publish(old, "pixels", private=False)
+    with pytest.raises(ValueError, match="publish mode must be one of urls, pixels, got 'png'"):
+        check_publish(old, "png", private=False)
 
 
 def test_dry_run_writes_nothing(tmp_path, capsys):
@@ -420,7 +453,7 @@ def test_publish_reuses_a_finished_build_with_the_same_options(http_server, tmp_
     arrows = {p: p.stat().st_mtime_ns for p in out.rglob("*.arrow")}
     images_fetched = sum(1 for _, p in http_server.log if p.endswith("default.jpg"))
     dest = tmp_path / "pub"
-    pub = subprocess.run([sys.executable, "-m", "artface.cli", "publish", "kaokore", *opts, "--mode", "processed", "--private",
+    pub = subprocess.run([sys.executable, "-m", "artface.cli", "publish", "kaokore", *opts, "--mode", "pixels", "--private",
                           "--to", str(dest)], capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert pub.returncode == 0, pub.stderr[-2000:]
     assert arrows and {p: p.stat().st_mtime_ns for p in out.rglob("*.arrow")} == arrows, "the finished build was reused"
@@ -433,7 +466,7 @@ def test_publish_reuses_a_finished_build_with_the_same_options(http_server, tmp_
 def test_card_shows_quality_percentiles(http_server, tmp_path):
     src = make_source(tmp_path, http_server, local=(0, 1, 2, 3), bad_md5=())
     dest = tmp_path / "q"
-    publish("metfaces", "aligned", "processed", to=str(dest), source=str(src), size=64, cache_dir=str(tmp_path / "hf"))
+    publish("metfaces", "aligned", "pixels", to=str(dest), source=str(src), size=64, cache_dir=str(tmp_path / "hf"))
     card = (dest / "README.md").read_text()
     entry = json.loads((dest / "artface.json").read_text())["configs"]["aligned"]
     assert set(entry["quality"]) == {"eye_distance", "face_size", "yaw", "roll", "blur"}, "no det_score: upstream points"
@@ -473,14 +506,14 @@ def test_card_sentences_follow_the_build(http_server, tmp_path):
     row = next(ln for ln in card.splitlines() if ln.startswith("| `urls`"))
     assert "a sample (max_records=2 per split)" in row and "| whole |" not in row
     # AAHQ gives 4 points, not the 5 or 68 drawn on previews: the caption does not claim landmarks
-    publish("aahq", "aligned", "processed", to=str(tmp_path / "aahq"), private=True, source=serve_aahq(http_server, dead={}),
+    publish("aahq", "aligned", "pixels", to=str(tmp_path / "aahq"), private=True, source=serve_aahq(http_server, dead={}),
             size=64, max_records=2)
     aahq = (tmp_path / "aahq" / "README.md").read_text()
     assert "![faces (no landmarks to draw)" in aahq and "faces with their landmarks" not in aahq
     assert "This repository must stay private" in aahq, "pixels allowed only privately: the card says so"
     # MetFaces' preview draws its landmarks, and says so; a public publish has no private-only notice
     src = make_source(tmp_path, http_server, local=(0, 1), bad_md5=())
-    publish("metfaces", "aligned", "processed", to=str(tmp_path / "m"), source=str(src), size=64)
+    publish("metfaces", "aligned", "pixels", to=str(tmp_path / "m"), source=str(src), size=64)
     m = (tmp_path / "m" / "README.md").read_text()
     assert "![faces with their landmarks" in m and "must stay private" not in m
 

@@ -149,8 +149,8 @@ def test_show_pairs_from_dedup_and_url_only_thumbnails_from_the_fetch_cache(http
     assert {r["id"] for r in rows if r["t"]} == {f"{i:08d}" for i in (0, 1, 2, 4, 6, 7, 8, 9)}, "fetched by the original build"
 
 
-CARD_CASES = [("kaokore", "urls", "urls"), ("metfaces", "aligned", "processed"), ("metfaces", "urls", "urls"),
-              ("aahq", "aligned", "urls"), ("wikiart_face", "urls", "urls"), ("all", "aligned", "processed")]
+CARD_CASES = [("kaokore", "urls", "urls"), ("metfaces", "aligned", "pixels"), ("metfaces", "urls", "urls"),
+              ("aahq", "aligned", "urls"), ("wikiart_face", "urls", "urls"), ("all", "aligned", "pixels")]
 
 
 @pytest.mark.parametrize("name,config,mode", CARD_CASES)

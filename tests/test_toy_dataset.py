@@ -34,7 +34,7 @@ class ToyFaces(ArtfaceBuilder):
     HOMEPAGE = "https://example.org/toy"
     SOURCE = SourceSpec(files=("faces.csv",), hint="a folder with faces.csv")
     SKIP_REASONS = {"toy_blank_row": "a row of faces.csv with no URL"}
-    POLICY = LicensePolicy(dataset="toyfaces", hub_license="cc0-1.0", public_modes=("urls", "processed"),
+    POLICY = LicensePolicy(dataset="toyfaces", hub_license="cc0-1.0", public_modes=("urls", "pixels"),
                            reason="made for a test", source="this test", attribution="the test suite")
 
     def extra_features(self) -> dict:
@@ -105,7 +105,7 @@ def test_a_toy_dataset_folder_is_listed_built_and_published(http_server, tmp_pat
     assert "3 written" in pixels, pixels
 
     dest = tmp_path / "hub" / "toyfaces"
-    run(["publish", "toyfaces", "--config", "original", "--mode", "processed", "--source", str(src), "--to", str(dest)],
+    run(["publish", "toyfaces", "--config", "original", "--mode", "pixels", "--source", str(src), "--to", str(dest)],
         env, tmp_path)
     run(["publish", "toyfaces", "--config", "urls", "--source", str(src), "--to", str(dest)], env, tmp_path)
     assert "OK" in run(["validate", str(dest)], env, tmp_path)

@@ -39,7 +39,7 @@ def test_metadata_cannot_make_a_build_read_or_publish_the_users_files(http_serve
     rep = b.report()
     assert rep["written"] == 1 and rep["failed_by_reason"] == {"unsupported_url": 5}
     dest = tmp_path / "pub"
-    publish("kaokore", "original", "processed", to=str(dest), private=True, source=str(src), cache_dir=str(tmp_path / "hf"))
+    publish("kaokore", "original", "pixels", to=str(dest), private=True, source=str(src), cache_dir=str(tmp_path / "hf"))
     for f in dest.rglob("*"):
         if f.is_file():
             data = f.read_bytes()

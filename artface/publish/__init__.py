@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..builders import builder_class, load_builder
 from ..errors import ArtfaceError
-from ..licenses import check_publish
+from ..licenses import MODES, OLD_MODES, check_publish, publish_mode
 from ..swap import remove_orphans
 from .folder import FolderRepo
 from .hub import HUB_PREFIX, HubRepo, commit_with_retry
 from .plan import Change, check_replace, plan, shrinks
-from .staging import META_NAME, MODES, PublishEmpty, nice_shard_count, stage_config, write_card, write_shards
+from .staging import META_NAME, PublishEmpty, nice_shard_count, stage_config, write_card, write_shards
 
 __all__ = ["HUB_PREFIX", "META_NAME", "MODES", "PublishEmpty", "PublishResult", "nice_shard_count", "publish", "write_shards"]
 STAGING_PREFIX = "artface-publish-"
@@ -52,8 +53,13 @@ def publish(name: str, config: str | None = None, mode: str = "urls", to: str | 
     and when it would replace a config by a sample or by fewer rows without ``replace``.
     ``dry_run``: stage and compare with the destination; write and upload nothing.
     """
-    if mode not in MODES:
-        raise ArtfaceError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode in OLD_MODES:
+        warnings.warn(f"publish mode {mode!r} is now {OLD_MODES[mode]!r}; the old word is read until the next release",
+                      DeprecationWarning, stacklevel=2)
+    try:
+        mode = publish_mode(mode)
+    except ValueError as exc:
+        raise ArtfaceError(str(exc)) from None
     dest = to or f"artface-hub/{name}"
     check_publish(builder_class(name).POLICY, mode, private)  # before any work
     probe = load_builder(name, config, **options)  # options checked before any network or disk work

@@ -26,10 +26,9 @@ from ..builders._base import ArtfaceBuilder
 from ..cards import card_data, render_card
 from ..errors import ArtfaceError
 from ..kinds import kind as kind_of
-from ..licenses import PublishRefused, check_publish
+from ..licenses import MODES, PublishRefused, check_publish, publish_mode
 from ..schema import GEOMETRY, QUALITY
 
-MODES = ("urls", "processed")
 META_NAME = "artface.json"
 
 
@@ -115,7 +114,7 @@ def quality_quantiles(dsd: datasets.DatasetDict) -> dict[str, list[float]]:
 def default_config(entries: dict[str, dict], previous: str | None, policy) -> str:
     """The repo opens on a pixel config when one is published (the license allowed it), else on
     the config it opened on before, else the first."""
-    pixels = [n for n, e in entries.items() if e["mode"] == "processed"]
+    pixels = [n for n, e in entries.items() if e["mode"] == "pixels"]
     if pixels:
         return previous if previous in pixels else pixels[0]
     return previous if previous in entries else next(iter(entries))
@@ -143,8 +142,8 @@ def stage_config(name: str, config: str | None, mode: str, private: bool, max_sh
     check_publish(builder_class(name).POLICY, mode, private)
     builder = load_builder(name, config, **options)
     k = kind_of(builder.config.kind)
-    if mode == "processed" and not k.pixels:
-        raise ArtfaceError(f"{name}: mode 'processed' needs a config with pixels (original or aligned), "
+    if mode == "pixels" and not k.pixels:
+        raise ArtfaceError(f"{name}: mode 'pixels' needs a config with pixels (original or aligned), "
                            f"not {builder.config.name!r}")
     # a finished build is published as it is (no request); only a missing one is built first
     build = Build.try_open(builder.default_output_dir()) or run_build(builder, num_proc=num_proc).build
@@ -157,12 +156,12 @@ def stage_config(name: str, config: str | None, mode: str, private: bool, max_sh
     keep = builder.members_with_pixels(mode, private)  # a union: each member's policy, row by row
     if keep is not None:
         names = next(iter(dsd.values())).features["dataset"].names
-        if mode == "processed":
+        if mode == "pixels":
             drop = {names.index(m) for m in builder.config.members if m not in keep}
             dsd = datasets.DatasetDict({s: ds.map(lambda r: {"image": None} if r["dataset"] in drop else {},
                                                   features=ds.features) for s, ds in dsd.items()})
-        members_table = union_members_table(report, keep if mode == "processed" else [])
-    if mode == "processed" and "image" in next(iter(dsd.values())).column_names:  # the repo opens on pixels
+        members_table = union_members_table(report, keep if mode == "pixels" else [])
+    if mode == "pixels" and "image" in next(iter(dsd.values())).column_names:  # the repo opens on pixels
         dsd = datasets.DatasetDict(sorted(dsd.items(), key=lambda kv: kv[1].data.column("image").null_count == len(kv[1])))
     if mode == "urls" and "image" in next(iter(dsd.values())).column_names:
         dsd = datasets.DatasetDict({s: ds.remove_columns("image") for s, ds in dsd.items()})
@@ -172,9 +171,9 @@ def stage_config(name: str, config: str | None, mode: str, private: bool, max_sh
             total = sum(len(ds) for ds in dsd.values())
             raise PublishRefused(f"{name}/{builder.config.name}: {missing} of {total} rows have no public http(s) image_url, "
                                  f"so a URL-only publish would not say where their images are. Publish a config whose "
-                                 f"source has image URLs, or with --mode processed where the license allows it.")
+                                 f"source has image URLs, or with --mode pixels where the license allows it.")
     dsd, dropped = drop_empty_columns(dsd, GEOMETRY)
-    hub_config = builder.config.name if (mode == "processed" or not k.pixels) else f"{builder.config.name}-urls"
+    hub_config = builder.config.name if (mode == "pixels" or not k.pixels) else f"{builder.config.name}-urls"
     splits, split_bytes, download_size = {}, {}, 0
     for split, ds in dsd.items():
         paths, nbytes = write_shards(ds, out, hub_config, split, max_shard_size)
@@ -182,7 +181,7 @@ def stage_config(name: str, config: str | None, mode: str, private: bool, max_sh
         download_size += sum((out / p).stat().st_size for p in paths)
     first = next(iter(dsd.values()))
     preview_rel, preview_points, chart_files = None, False, []
-    if mode == "processed":  # pictures of the data only where the data's pixels are published too
+    if mode == "pixels":  # pictures of the data only where the data's pixels are published too
         from .. import charts
 
         (out / "assets").mkdir(exist_ok=True)
@@ -244,7 +243,7 @@ def write_card(staged: Staged, existing: dict, repo_id: str) -> str:
     """README.md and ``artface.json`` for the repo as it will be: ``existing`` (the destination's
     ``artface.json``) with this config's entry put in. Returns the README text."""
     cls, builder = type(staged.builder), staged.builder
-    entries = dict(existing.get("configs", {}))
+    entries = {n: {**e, "mode": publish_mode(e["mode"])} for n, e in existing.get("configs", {}).items()}
     entries[staged.hub_config] = staged.entry
     policy = builder.repo_policy()
     default = default_config(entries, existing.get("default"), policy)

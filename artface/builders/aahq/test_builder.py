@@ -84,7 +84,7 @@ def test_card_carries_the_bias_caution_and_pixels_are_refused(http_server, tmp_p
     card = (dest / "README.md").read_text()
     assert "Bias caution" in card and "license: cc-by-nc-sa-4.0" in card and "No image data is included" in card
     with pytest.raises(PublishRefused, match="belong to their Artstation artists"):
-        publish("aahq", "aligned", "processed", to=str(dest), source=src)
+        publish("aahq", "aligned", "pixels", to=str(dest), source=src)
 
 
 def test_bad_json_is_a_clear_error(tmp_path):

@@ -73,7 +73,7 @@ class AllDatasets(CompositeBuilder):
     SKIP_REASONS = {"near_duplicate_dropped": "duplicates=drop: a later copy of a near-duplicate group (its first row is kept)"}
     POLICY = LicensePolicy(
         dataset="all", hub_license="other", license_name="per-row-licenses",
-        license_link="https://github.com/artface/artface#datasets", public_modes=("urls", "processed"),
+        license_link="https://github.com/artface/artface#datasets", public_modes=("urls", "pixels"),
         reason="each row keeps its member's license; pixels are published only for rows whose member allows it",
         source="the member datasets' policies (artface list)", attribution="see each row's attribution column")
 
@@ -170,10 +170,10 @@ class AllDatasets(CompositeBuilder):
 
     def _duplicate_groups(self, builds: list) -> dict[str, list[int]]:
         """``member/id`` -> [group, position in the group] for rows in a near-duplicate group (flag/drop)."""
-        mode = self.config.duplicates
-        if mode not in ("keep", "flag", "drop"):
-            raise OptionError(f"option duplicates={mode!r}: use keep | flag | drop")
-        if mode == "keep":
+        policy = self.config.duplicates
+        if policy not in ("keep", "flag", "drop"):
+            raise OptionError(f"option duplicates={policy!r}: use keep | flag | drop")
+        if policy == "keep":
             return {}
         if not kind_of(self.config.kind).pixels:
             raise OptionError("option duplicates=flag|drop compares pixels: use an aligned union")

@@ -48,16 +48,16 @@ def test_union_rows_keep_member_ids_labels_and_licenses(http_server, tmp_path):
 def test_union_publish_applies_each_members_policy_row_by_row(http_server, tmp_path):
     opts = contract_source(tmp_path / "src", http_server, "aligned")
     dest = tmp_path / "pub"
-    publish("all", "aligned", "processed", to=str(dest), size=64, max_records=3, cache_dir=str(tmp_path / "hf"), **opts)
+    publish("all", "aligned", "pixels", to=str(dest), size=64, max_records=3, cache_dir=str(tmp_path / "hf"), **opts)
     k = pq.read_table(next((dest / "aligned").glob("kaokore_train-*.parquet"))).to_pylist()
     m = pq.read_table(next((dest / "aligned").glob("metfaces_train-*.parquet"))).to_pylist()
     assert all(r["image"] is None for r in k) and all(r["image_url"] for r in k), "KaoKore: URL-only by its policy"
-    assert all(r["image"] and r["image"]["bytes"] for r in m), "MetFaces allows processed shards"
+    assert all(r["image"] and r["image"]["bytes"] for r in m), "MetFaces allows pixel shards"
     card = (dest / "README.md").read_text()
     assert "| `kaokore` | cc-by-sa-4.0 | 8 | no (URL-only by its policy)" in card, "3 + 2 + 3 rows of its three splits"
     assert "| `metfaces` | cc-by-nc-2.0 | 3 | yes" in card and "pixels** for the members that allow them" in card
-    with pytest.raises(PublishRefused, match="member mm_celeba_hq blocks a public processed publish"):
-        publish("all", "aligned", "processed", to=str(tmp_path / "x"), members=["kaokore", "mm_celeba_hq"])
+    with pytest.raises(PublishRefused, match="member mm_celeba_hq blocks a public pixels publish"):
+        publish("all", "aligned", "pixels", to=str(tmp_path / "x"), members=["kaokore", "mm_celeba_hq"])
     assert not (tmp_path / "x").exists()
 
 
@@ -116,7 +116,7 @@ def test_union_repo_takes_the_strictest_members_terms_on_the_hub(http_server, tm
     try:
         src = make_source(tmp_path / "m", http_server, local=(0, 1), bad_md5=())
         k = serve_kaokore(http_server, bad={})
-        common = ["--mode", "processed", "--set", "size=64", "--max-records", "2"]
+        common = ["--mode", "pixels", "--set", "size=64", "--max-records", "2"]
         cli = [sys.executable, "-m", "artface.cli", "publish"]
         union = subprocess.run([*cli, "all", "--config", "aligned", *common, "--set", f"sources=kaokore={k},metfaces={src}",
                                 "--only", "kaokore,metfaces", "--to", "hf://datasets/artface/corpus"],

@@ -102,8 +102,8 @@ class MetFaces(ArtfaceBuilder):
     POLICY = LicensePolicy(
         dataset="metfaces",
         hub_license="cc-by-nc-2.0",
-        public_modes=("urls", "processed"),
-        reason="the Met's images are CC0; the MetFaces dataset is CC BY-NC 2.0: processed shards may be shared for non-commercial use",
+        public_modes=("urls", "pixels"),
+        reason="the Met's images are CC0; the MetFaces dataset is CC BY-NC 2.0: pixel shards may be shared for non-commercial use",
         source="https://github.com/NVlabs/metfaces-dataset (License) and https://www.metmuseum.org/about-the-met/policies-and-documents/open-access",
         attribution="MetFaces by NVIDIA Corporation (CC BY-NC 2.0); images: The Metropolitan Museum of Art, Open Access (CC0 1.0)",
         gated=True,

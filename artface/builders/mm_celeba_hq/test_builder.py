@@ -133,7 +133,7 @@ def test_publishing_is_refused_even_privately(tmp_path):
     root = make_layout(tmp_path / "mm")
     for private in (False, True):
         with pytest.raises(PublishRefused, match="may not be redistributed"):
-            publish("mm_celeba_hq", "original", "processed", to=str(tmp_path / "out"), private=private, data_dir=str(root))
+            publish("mm_celeba_hq", "original", "pixels", to=str(tmp_path / "out"), private=private, data_dir=str(root))
     assert not (tmp_path / "out").exists()
 
 
