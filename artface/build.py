@@ -220,7 +220,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     builder._retry_failed, builder._refresh = retry_failed, refresh
     builder._engine = (engine, engine_options)  # a union builds its members with it
     old = Build.try_open(out)
-    members = builder.member_builds()  # a union: its members' builds (each made or reused first); else None
+    members = builder.member_builds() if builder.COMPOSITE else None  # each member made or reused first
     if old is not None and not (refresh or retry_failed) and not old.to_redo():
         if members is not None:
             unchanged = old.meta.get("members") == {m.dataset_name: m.meta["build_id"] for m in members}

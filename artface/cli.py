@@ -144,7 +144,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if k.aligns:  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
             per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3
             estimate = f"; about {human(len(records) * per)} of {c.size} px {c.image_format}"
-        if builder.member_builds() is not None:  # the union: its members were built first
+        if builder.COMPOSITE:  # the union: its members were built first
             print(f"{builder.DATASET_NAME}/{c.name}: members {', '.join(c.members)} -> {out}")
         else:
             bad = f", {len(builder.invalid):,} cannot become rows" if builder.invalid else ""

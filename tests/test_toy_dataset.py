@@ -53,6 +53,37 @@ class ToyFaces(ArtfaceBuilder):
                          captions=[f"a {row['mood']} toy face"])
 '''
 
+COMPOSITE = '''
+"""Toy corpus: the toy faces as a composite (its members' builds, with a column of its own)."""
+from __future__ import annotations
+
+import datasets
+
+from artface.builders._composite import CompositeBuilder, CompositeConfig
+from artface.licenses import LicensePolicy
+
+
+class ToyCorpus(CompositeBuilder):
+    BUILDER_CONFIGS = [CompositeConfig(name="urls", kind="urls", description="The members' URL rows.")]
+    DEFAULT_CONFIG_NAME = "urls"
+    POLICY = LicensePolicy(dataset="toycorpus", hub_license="cc0-1.0", public_modes=("urls",),
+                           reason="made for a test", source="this test", attribution="the test suite")
+
+    @classmethod
+    def member_names(cls):
+        return ["toyfaces"]
+
+    @classmethod
+    def member_config(cls, member, config):
+        return config.name
+
+    def extra_features(self):
+        return {"happy": datasets.Value("bool")}
+
+    def member_columns(self, member_cls, row, member_features):
+        return {"happy": member_features["mood"].int2str(row["mood"]) == "happy"}
+'''
+
 CARD = '''# Toy faces (artface)
 
 Three toy faces with a mood label, for a test.
@@ -85,6 +116,10 @@ def test_a_toy_dataset_folder_is_listed_built_and_published(http_server, tmp_pat
     folder.mkdir(parents=True)
     (folder / "builder.py").write_text(BUILDER)
     (folder / "card.md").write_text(CARD)
+    corpus = tmp_path / "extra" / "toycorpus"
+    corpus.mkdir()
+    (corpus / "builder.py").write_text(COMPOSITE)
+    (corpus / "card.md").write_text(CARD.replace("Three toy faces with a mood label", "The toy faces as a corpus"))
     urls = [http_server.add(f"/toy/{i}.jpg", astronaut_face_crop(i)) for i in range(3)]
     src = tmp_path / "src"
     src.mkdir()
@@ -92,8 +127,10 @@ def test_a_toy_dataset_folder_is_listed_built_and_published(http_server, tmp_pat
                                                              for i, u in enumerate(urls)) + "t9,,calm\n")
     env = {**os.environ, "ARTFACE_BUILDERS_PATH": str(tmp_path / "extra"), "ARTFACE_OUT": str(tmp_path / "out")}
 
-    listed = run(["list"], env, tmp_path)
-    assert any(line.startswith("toyfaces ") for line in listed.splitlines()), listed
+    listed = run(["list"], env, tmp_path).splitlines()
+    assert any(line.startswith("toyfaces ") for line in listed), listed
+    at = {line.split()[0]: i for i, line in enumerate(listed) if line.strip()}
+    assert max(at["toyfaces"], at["kaokore"]) < at["toycorpus"], "composites are listed after the datasets"
     info = run(["info", "toyfaces"], env, tmp_path)
     assert "Three toy faces with a mood label, for a test." in info, "the description is the card's first paragraph"
 
@@ -103,6 +140,18 @@ def test_a_toy_dataset_folder_is_listed_built_and_published(http_server, tmp_pat
     assert report["dataset"] == "toyfaces" and report["skipped"] == {"toy_blank_row": 1}
     pixels = run(["build", "toyfaces", "--config", "original", "--source", str(src)], env, tmp_path)
     assert "3 written" in pixels, pixels
+
+    composed = run(["build", "toycorpus", "--set", f"sources=toyfaces={src}"], env, tmp_path)
+    assert "members toyfaces" in composed, composed
+    from artface.build import Build
+
+    union = Build.open(next((tmp_path / "out" / "toycorpus").glob("urls*")))
+    rows = union.dataset("toyfaces_train").to_list()
+    assert union.report["skipped"] == {} and union.report["members"]["toyfaces"]["written"] == 3
+    assert [(r["id"], r["member_id"], r["happy"]) for r in rows] == [("toyfaces/t0", "t0", True),
+                                                                      ("toyfaces/t1", "t1", False),
+                                                                      ("toyfaces/t2", "t2", True)]
+    assert union.meta["members"] == {"toyfaces": Build.open(next((tmp_path / "out" / "toyfaces").glob("urls*"))).meta["build_id"]}
 
     dest = tmp_path / "hub" / "toyfaces"
     run(["publish", "toyfaces", "--config", "original", "--mode", "pixels", "--source", str(src), "--to", str(dest)],

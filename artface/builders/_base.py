@@ -368,10 +368,6 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         api_root = self.SOURCE_IS_API.get(self.config.name)
         return str(self.config.source or api_root) if api_root else self.source().where(self.source().named)
 
-    def member_builds(self) -> list | None:
-        """The builds a composite config is made of (the ``all`` union's members); None for a dataset."""
-        return None
-
     def source_facts(self, records: list[Record]) -> dict[str, str]:
         """What this build's source was, in words a card can state per config (e.g. KaoKore's version,
         the WikiArt movements a crawl covered); read from the options and records, never assumed."""
@@ -587,11 +583,3 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         if rep["failed"] and not self.progress:  # the CLI prints its own summary
             log.warning("%s/%s: %d of %d records failed: %s (details in %s)", self.DATASET_NAME, self.config.name,
                         rep["failed"], rep["total"], rep["failed_by_reason"], out)
-
-
-class CompositeBuilder(ArtfaceBuilder):
-    """A config made of other datasets' finished builds (the ``all`` union). Found by this type (the
-    registry lists composites last; publish applies each member's policy to its rows); it overrides
-    ``member_builds`` and ``members_with_pixels``."""
-
-    COMPOSITE = True
