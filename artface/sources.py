@@ -99,10 +99,23 @@ def split_lines(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Pin:
-    """What an upstream file was when artface last checked it (a dataset folder's ``checksums.tsv``)."""
+    """What an upstream file was when artface last checked it (a dataset folder's ``checksums.tsv``).
+
+    ``url`` is where the file lives at a fixed revision, or, for a file kept in the dataset folder
+    (vendored from upstream; the file's comment says from where), its path in that folder."""
     url: str
     size: int
     sha256: str
+
+    @property
+    def path(self) -> str | None:
+        """The file's path inside upstream's tree, so a local copy of that tree is checked too
+        (``https://raw.githubusercontent.com/OWNER/REPO/REV/PATH`` -> ``PATH``; a folder path as is)."""
+        parts = urlsplit(self.url)
+        if not parts.scheme:
+            return self.url
+        segments = parts.path.strip("/").split("/")
+        return "/".join(segments[3:]) if parts.hostname == "raw.githubusercontent.com" and len(segments) > 3 else None
 
 
 class UpstreamChanged(SourceError):
@@ -131,9 +144,24 @@ class UpstreamCheck:
     accept_change: bool = False
     files: list[dict] = field(default_factory=list)
 
+    def pin_for(self, where: str) -> Pin | None:
+        """The pin of the file at ``where``: by its URL, or (a local copy of upstream's tree, a vendored
+        file) by its path in that tree, whole path segments only."""
+        if where in self.pins:
+            return self.pins[where]
+        where = where.replace("\\", "/")
+        return next((p for p in self.pins.values() if p.path and (where == p.path or where.endswith("/" + p.path))), None)
+
+    def check_vendored(self, dataset: str, folder: Path) -> None:
+        """Files kept in the dataset folder, copied from upstream (pinned by their path in the folder):
+        checked like any upstream file read, so an edit without a new pin cannot slip into a build."""
+        for pin in self.pins.values():
+            if not urlsplit(pin.url).scheme:
+                self.check(dataset, str(folder / pin.url), pin.url, (folder / pin.url).read_bytes())
+
     def check(self, dataset: str, where: str, shown: str, data: bytes) -> None:
         sha = hashlib.sha256(data).hexdigest()
-        pin = self.pins.get(where)
+        pin = self.pin_for(where)
         state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (len(data), sha) else "changed")
         self.files.append({"file": shown, "size": len(data), "sha256": sha, "pin": state})
         if state == "changed" and not self.accept_change:

@@ -40,7 +40,7 @@ from ..record_checks import check_records
 from ..records import Record
 from ..report import make_report, read_report, write_report
 from ..schema import common_features, make_row
-from ..sources import MetadataError, Source, SourceError, SourceSpec, canonical_source, locate, read_pins
+from ..sources import MetadataError, Source, SourceError, SourceSpec, UpstreamCheck, canonical_source, locate, read_pins
 from ..store import Outcome, WorkStore
 
 log = logging.getLogger(__name__)
@@ -318,10 +318,16 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         """Where upstream data is (``source=``, or ``data_dir=`` as datasets users pass it)."""
         if self._source is None:
             self._source = locate(self.DATASET_NAME, self.SOURCE, self.config.source or self.config.data_dir)
-            # the upstream files this dataset pinned (its folder's checksums.tsv): a changed one stops the build
-            self._source.upstream.pins = read_pins(self.FOLDER / "checksums.tsv")
-            self._source.upstream.accept_change = bool(self.config.accept_upstream_change)
+            self._source.upstream = self.upstream
         return self._source
+
+    @property
+    def upstream(self) -> UpstreamCheck:
+        """The upstream files this dataset pinned (its folder's ``checksums.tsv``; a changed one stops the
+        build unless accepted) and every upstream file the build read, vendored ones included (the report)."""
+        if getattr(self, "_upstream", None) is None:
+            self._upstream = UpstreamCheck(read_pins(self.FOLDER / "checksums.tsv"), bool(self.config.accept_upstream_change))
+        return self._upstream
 
     # -- datasets API -----------------------------------------------------------------------
     @classmethod
@@ -343,6 +349,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         Records that cannot (no image URL, an unusable id, a value that does not fit its column)
         are failures of their own, in ``self.invalid`` and the report; none is dropped silently."""
         if self._records is None:
+            self.upstream.check_vendored(self.DATASET_NAME, self.FOLDER)  # upstream files kept in the folder
             out, per_split, seen, n_all = [], {}, set(), 0
             for rec in self.read_records():
                 if rec.id in seen:
@@ -507,8 +514,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                           self.invalid, self.label_names())
         if k.fetches:
             rep["work_dir"] = str(self.work_dir())
-        if self._source is not None and self._source.upstream.files:  # what upstream was, file by file
-            rep["upstream_files"] = self._source.upstream.files
+        if self.upstream.files:  # what upstream was, file by file
+            rep["upstream_files"] = self.upstream.files
         return rep
 
     def repo_policy(self) -> LicensePolicy:

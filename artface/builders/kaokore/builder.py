@@ -19,7 +19,7 @@ import datasets
 from ... import locations
 from ...licenses import LicensePolicy
 from ...records import Record
-from ...sources import MetadataError, SourceError, SourceSpec, split_lines
+from ...sources import MetadataError, SourceError, SourceSpec, UpstreamChanged, split_lines
 from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/2a12178"  # pinned: checksums.tsv
@@ -246,6 +246,8 @@ class KaoKore(ArtfaceBuilder):
         for name in self.SOURCE.files:
             try:
                 files[name] = meta.read_text(name)
+            except UpstreamChanged:
+                raise
             except SourceError as exc:
                 raise SourceError(f"kaokore v{c.dataset_version}: missing {name} in {meta.where()} ({exc})") from None
         return files, meta.where()

@@ -90,6 +90,8 @@ def test_urls_config_on_the_real_upstream_files(tmp_path, version, labelled, spl
     b.download_and_prepare()
     ds = b.as_dataset()
     assert sum(len(d) for d in ds.values()) == labelled
+    read = b.report()["upstream_files"]  # a local clone of the pinned tree is checked against the pins by path
+    assert len(read) == 3 and {f["pin"] for f in read} == {"pinned"}, read
     if splits:
         assert {k: len(v) for k, v in ds.items()} == splits
     assert ds["train"].features["gender"].names == ["male", "female"]
@@ -295,6 +297,23 @@ def test_a_labels_row_with_extra_fields_names_file_and_line(tmp_path):
     (bad / "labels.csv").write_text("image,gender,status,set\n00000001.jpg,1,0,train\n00000002.jpg,1,0,train,extra\n")
     with pytest.raises(ValueError, match=r"labels.csv line 3: 1 field\(s\) more than the header's 4"):
         load_builder("kaokore", "urls", source=str(bad)).records()
+
+
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="shared/upstream not beside the checkout")
+def test_a_local_copy_of_upstream_that_differs_from_the_pin_stops_the_build(tmp_path):
+    import shutil
+
+    from artface.sources import UpstreamChanged
+
+    clone = tmp_path / "kaokore"
+    shutil.copytree(UPSTREAM / "dataset_v1.3", clone / "dataset_v1.3")
+    labels = clone / "dataset_v1.3" / "labels.csv"
+    labels.write_bytes(labels.read_bytes().replace(b",train\n", b",train\r\n", 1))  # other bytes, the same rows
+    with pytest.raises(UpstreamChanged, match=r"dataset_v1.3/labels.csv changed upstream since artface pinned it"):
+        load_builder("kaokore", "urls", source=str(clone)).records()
+    b = load_builder("kaokore", "urls", source=str(clone), accept_upstream_change=True)
+    assert len(b.records()) == 9257
+    assert {f["file"]: f["pin"] for f in b.report()["upstream_files"]}["labels.csv"] == "changed"
 
 
 def test_upstream_pins_are_the_real_files_at_the_pinned_commit():

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from artface.builders import load_builder
-from artface.builders.wikiart_face.builder import ARTIST_IDS, MOVEMENTS, artists_of, circle_blur
+from artface.builders.wikiart_face.builder import ARTIST_IDS, MOVEMENTS, WikiArtFace, artists_of, circle_blur
 from artface.testing.images import astronaut_face_crop, astronaut_scene, blank
 
 
@@ -31,6 +31,30 @@ def release_zip() -> bytes:
 
 def test_movements_are_the_15_of_the_release():
     assert len(MOVEMENTS) == 15 and MOVEMENTS[0] == "abstract-expressionism" and "realism" in MOVEMENTS
+
+
+def test_the_crawler_metadata_kept_in_the_folder_is_pinned_checked_and_reported(http_server, tmp_path):
+    """metadata/ is upstream's (asahi417/wikiart-crawler at 3e3d7cf), pinned by its path in the folder:
+    each build checks it and its report names it; the copies match upstream's files where they are here."""
+    from artface.sources import UpstreamCheck, UpstreamChanged, read_pins
+
+    pins = read_pins(WikiArtFace.FOLDER / "checksums.tsv")
+    assert set(pins) == {f"metadata/{p.name}" for p in (WikiArtFace.FOLDER / "metadata").iterdir() if p.suffix != ".md"}
+    shared = WikiArtFace.FOLDER.parents[3] / "shared" / "upstream" / "wikiart_face"
+    if shared.is_dir():
+        for name, pin in pins.items():
+            assert (shared / name.split("/", 1)[1]).read_bytes() == (WikiArtFace.FOLDER / name).read_bytes()
+    b = load_builder("wikiart_face", "urls", source=serve_portraits(http_server), cache_dir=str(tmp_path))
+    b.records()
+    read = {f["file"]: f["pin"] for f in b.report()["upstream_files"]}
+    assert {n: read[n] for n in pins} == dict.fromkeys(pins, "pinned")
+
+    edited = tmp_path / "folder"  # a maintainer edits a kept file without pinning it again
+    (edited / "metadata").mkdir(parents=True)
+    (edited / "metadata" / "realism.txt").write_text("someone-new\n")
+    check = UpstreamCheck({"metadata/realism.txt": pins["metadata/realism.txt"]})
+    with pytest.raises(UpstreamChanged, match="metadata/realism.txt changed upstream since artface pinned it"):
+        check.check_vendored("wikiart_face", edited)
 
 
 def test_released_zip_over_http(http_server, tmp_path):
