@@ -116,13 +116,13 @@ def merge_masks(folder: Path, k: int) -> bytes | None:
 
 
 @dataclass
-class MMCelebAConfig(ArtfaceConfig):
+class MMCelebAHQConfig(ArtfaceConfig):
     allow_missing: list[str] = field(default_factory=list)  # any of captions, mask, attributes, sketch
 
 
 class MMCelebAHQ(ArtfaceBuilder):
-    BUILDER_CONFIG_CLASS = MMCelebAConfig
-    BUILDER_CONFIGS = [MMCelebAConfig(name="original", kind="original", description="The 1024 px CelebA-HQ images with all modalities.")]
+    BUILDER_CONFIG_CLASS = MMCelebAHQConfig
+    BUILDER_CONFIGS = [MMCelebAHQConfig(name="original", kind="original", description="The 1024 px CelebA-HQ images with all modalities.")]
     DEFAULT_CONFIG_NAME = "original"
     PRETTY_NAME = "Multi-Modal-CelebA-HQ"
     HOMEPAGE = UPSTREAM
@@ -267,3 +267,6 @@ DEFAULT_ATTRIBUTES = (
     "Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace "
     "Wearing_Necktie Young"
 ).split()
+
+
+MMCelebAConfig = MMCelebAHQConfig  # the 0.x name, kept for one release

@@ -72,20 +72,20 @@ WIKIART = "https://www.wikiart.org"
 
 
 @dataclass
-class WikiArtConfig(ArtfaceConfig):
+class WikiArtFaceConfig(ArtfaceConfig):
     blur: bool = False  # rebuild: blur outside the centred circle (radius 100 px at 256)
     movements: list[str] = field(default_factory=list)  # crawl: these movements only (default: all 15)
     max_per_artist: int | None = None  # crawl: at most this many portraits per artist
 
 
 class WikiArtFace(ArtfaceBuilder):
-    BUILDER_CONFIG_CLASS = WikiArtConfig
+    BUILDER_CONFIG_CLASS = WikiArtFaceConfig
     BUILDER_CONFIGS = [
-        WikiArtConfig(name="released", kind="original", description="The released face crops (zip or the author's Hub parquet)."),
-        WikiArtConfig(name="rebuild", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
+        WikiArtFaceConfig(name="released", kind="original", description="The released face crops (zip or the author's Hub parquet)."),
+        WikiArtFaceConfig(name="rebuild", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
                       description="Our detector (BlazeFace, RetinaFace when it finds nothing; face mesh) + FFHQ alignment over portraits."),
-        WikiArtConfig(name="urls", kind="urls", description="Portrait URLs with movement and artist; no pixels."),
-        WikiArtConfig(name="crawl", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
+        WikiArtFaceConfig(name="urls", kind="urls", description="Portrait URLs with movement and artist; no pixels."),
+        WikiArtFaceConfig(name="crawl", kind="aligned", size=256, detector="cascade", landmarks="face_mesh",
                       description="As the original crawler: the WikiArt API's portraits of the 15 movements' artists, "
                                   "detected and FFHQ-aligned (optional blur)."),
     ]
@@ -325,3 +325,6 @@ def safe_stem(url: str) -> str:
         return safe_name(PurePosixPath(url.split("?")[0]).stem or "image")
     except ValueError:
         return "image"
+
+
+WikiArtConfig = WikiArtFaceConfig  # the 0.x name, kept for one release
