@@ -137,9 +137,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     def announce() -> None:  # called once the records are known (not for a finished build)
         records = builder.records()
         order = {s: i for i, s in enumerate(builder.split_order())}
-        splits: dict[str, int] = {}
-        for r in sorted(records, key=lambda r: order.get(r.split, 99)):
-            splits[r.split] = splits.get(r.split, 0) + 1
+        splits = dict(sorted(records.splits().items(), key=lambda kv: order.get(kv[0], 99))) if len(records) else {}
         estimate = ""
         if k.aligns:  # bytes per aligned image, measured on faces (benchmarks/bench_formats.py)
             per = {"png": 0.4, "jpeg": 0.1, "webp": 0.04}[c.image_format] * c.size * c.size * 3

@@ -186,7 +186,7 @@ def write_rows_ray(builder, staging: Path, address: str | None = None, actors: i
     written = table.filter(pa.compute.is_null(table.column(FAILURE)))
     features = builder.info.features
     splits = {}
-    for split in dict.fromkeys(r.split for r in records):
+    for split in records.splits():
         part = written.filter(pa.compute.equal(written.column(SPLIT), split)).sort_by(INDEX)
         part = part.drop_columns([SPLIT, INDEX, FAILURE, PROVENANCE]).cast(features.arrow_schema)
         with ArrowWriter(features=features, path=str(staging / f"{builder.DATASET_NAME}-{split}.arrow")) as w:

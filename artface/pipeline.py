@@ -124,6 +124,9 @@ def encode_image(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+RUN_CHUNK = 1024  # records queued for fetch + process at a time: bounds memory; a chunk's tail costs < 1 %
+
+
 class Pipeline:
     def __init__(self, opts: PixelOptions, fetcher: Fetcher, store: WorkStore | None, extra: Iterable[Stage] = (),
                  run: RunOptions | None = None) -> None:
@@ -192,6 +195,9 @@ class Pipeline:
                 yield rec, done
             else:
                 todo.append(rec)
+                if len(todo) >= RUN_CHUNK:  # records are read as they are worked on, never all at once
+                    yield from self._run(todo)
+                    todo = []
         yield from self._run(todo)
 
     def _load(self, rec: Record) -> Outcome | None:

@@ -7,7 +7,7 @@ goes). Checked once, in batches, with the config's own features: what passes her
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import datasets
 import pyarrow as pa
@@ -51,10 +51,12 @@ def _which_column(row: dict, schema: pa.Schema, exc: Exception) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
-def check_records(records: list[Record], kind: Kind, features: datasets.Features,
-                  row: Callable[[Record], dict]) -> tuple[list[Record], list[tuple[Record, Failure]]]:
-    """(records that can become rows, [(record, Failure)] for the others), in record order."""
-    good: list[Record] = []
+def check_records(records: Iterable[Record], kind: Kind, features: datasets.Features, row: Callable[[Record], dict],
+                  good=None) -> tuple:
+    """(records that can become rows, [(record, Failure)] for the others), in record order. The
+    records are checked as they come, in batches; the good ones are appended to ``good`` (a list, or a
+    ``RecordSpool`` that keeps them on disk) as each batch passes."""
+    good = [] if good is None else good
     bad: list[tuple[Record, Failure]] = []
     schema = features.arrow_schema
 
@@ -69,7 +71,8 @@ def check_records(records: list[Record], kind: Kind, features: datasets.Features
     def flush() -> None:
         try:
             pa.Table.from_pylist([encoded(r) for r in pending], schema=schema)
-            good.extend(pending)
+            for r in pending:
+                good.append(r)
         except Exception:  # noqa: BLE001 - find the records at fault, one by one
             for r in pending:
                 try:

@@ -8,6 +8,7 @@ line. Local files named by metadata are reached only through ``Source.file`` (in
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,6 +19,8 @@ from .errors import ArtfaceError
 from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
 from .locations import Location, local_file, public_url, read_file
+
+log = logging.getLogger(__name__)
 
 def max_metadata_bytes() -> int:
     """Metadata files larger than this are refused (``ARTFACE_MAX_METADATA_BYTES``, default 512 MiB;
@@ -145,10 +148,12 @@ class UpstreamCheck:
     files: list[dict] = field(default_factory=list)
 
     def pin_for(self, where: str) -> Pin | None:
-        """The pin of the file at ``where``: by its URL, or (a local copy of upstream's tree, a vendored
-        file) by its path in that tree, whole path segments only."""
+        """The pin of the file at ``where``: by its URL, or, for a local file (a clone of upstream's tree,
+        a file kept in the dataset folder), by its path in that tree, whole path segments only."""
         if where in self.pins:
             return self.pins[where]
+        if urlsplit(where).scheme in ("http", "https"):
+            return None  # another server is not the pinned one (a mirror, a test server)
         where = where.replace("\\", "/")
         return next((p for p in self.pins.values() if p.path and (where == p.path or where.endswith("/" + p.path))), None)
 
@@ -157,13 +162,19 @@ class UpstreamCheck:
         checked like any upstream file read, so an edit without a new pin cannot slip into a build."""
         for pin in self.pins.values():
             if not urlsplit(pin.url).scheme:
-                self.check(dataset, str(folder / pin.url), pin.url, (folder / pin.url).read_bytes())
+                self.check(dataset, str(folder / pin.url), pin.url, (folder / pin.url).read_bytes(), own_copy=False)
 
-    def check(self, dataset: str, where: str, shown: str, data: bytes) -> None:
+    def check(self, dataset: str, where: str, shown: str, data: bytes, own_copy: bool = False) -> None:
+        """Note the file read; stop the build when a pinned file changed. The user's own local copy of a
+        pinned tree (``own_copy``: they chose its content) is noted as ``differs`` and a warning, not stopped."""
         sha = hashlib.sha256(data).hexdigest()
         pin = self.pin_for(where)
-        state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (len(data), sha) else "changed")
+        state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (len(data), sha) else
+                                          "differs" if own_copy else "changed")
         self.files.append({"file": shown, "size": len(data), "sha256": sha, "pin": state})
+        if state == "differs":
+            log.warning("%s: %s differs from the upstream file artface pinned (%s): building from your copy",
+                        dataset, where, pin.url)
         if state == "changed" and not self.accept_change:
             raise UpstreamChanged(f"{dataset}: {where} changed upstream since artface pinned it (size {pin.size:,} -> "
                                   f"{len(data):,}, sha256 {pin.sha256[:12]}... -> {sha[:12]}...); check what changed, "
@@ -218,7 +229,7 @@ class Source:
                 data = read_file(str(local_file(self.root, name).target), max_bytes)
             except (RecordFailure, ValueError) as exc:
                 raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
-            self.upstream.check(self.dataset, where, name, data)
+            self.upstream.check(self.dataset, where, name, data, own_copy=True)
             return data
         with Fetcher(FetchConfig(retries=2, max_bytes=max_bytes, allow_private_hosts=True)) as f:
             res = f.fetch(where)

@@ -37,6 +37,7 @@ from ..locations import public_url
 from ..paths import safe_name
 from ..pipeline import IMAGE_FORMATS, ON_NO_FACE, PixelOptions, Pipeline, RunOptions, Stage
 from ..record_checks import check_records
+from ..record_spool import RecordSpool
 from ..records import Record
 from ..report import make_report, read_report, write_report
 from ..schema import common_features, make_row
@@ -266,7 +267,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("dataset_name", self.DATASET_NAME)
-        self._records: list[Record] | None = None
+        self._records: RecordSpool | None = None
         self.invalid: list[tuple[Record, Failure]] = []  # records that cannot become rows, with why
         self._retry_failed = False
         self.on_records = None  # called once the records of a build run are read (the CLI's announcement)
@@ -344,27 +345,38 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             citation=self.citation(),
         )
 
-    def records(self) -> list[Record]:
+    def records(self) -> RecordSpool:
         """The records that can become rows (memoised), cut to ``max_records`` per split when set.
         Records that cannot (no image URL, an unusable id, a value that does not fit its column)
-        are failures of their own, in ``self.invalid`` and the report; none is dropped silently."""
+        are failures of their own, in ``self.invalid`` and the report; none is dropped silently.
+        They are checked as the reader yields them and kept on disk (``RecordSpool``), so memory
+        does not grow with their number; only the ids are held, to refuse a duplicate."""
         if self._records is None:
             self.upstream.check_vendored(self.DATASET_NAME, self.FOLDER)  # upstream files kept in the folder
-            out, per_split, seen, n_all = [], {}, set(), 0
-            for rec in self.read_records():
-                if rec.id in seen:
-                    raise MetadataError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
-                seen.add(rec.id)
-                n_all += 1
-                n = per_split.get(rec.split, 0)
-                if self.config.max_records is not None and n >= self.config.max_records:
-                    continue
-                per_split[rec.split] = n + 1
-                out.append(rec)
+            per_split: dict[str, int] = {}
+            seen: set[str] = set()
+            n_all = 0
+
+            def cut() -> Iterator[Record]:
+                nonlocal n_all
+                for rec in self.read_records():
+                    if rec.id in seen:
+                        raise MetadataError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
+                    seen.add(rec.id)
+                    n_all += 1
+                    n = per_split.get(rec.split, 0)
+                    if self.config.max_records is not None and n >= self.config.max_records:
+                        continue
+                    per_split[rec.split] = n + 1
+                    yield rec
+
+            spool = RecordSpool(cache_root() / "spool")
+            _, self.invalid = check_records(cut(), kind_of(self.config.kind), self.info.features, self.row_for_check,
+                                            good=spool)
             if not n_all:
                 why = f" (skipped there: {dict(self.skipped)})" if self.skipped else ""
                 raise SourceError(f"{self.DATASET_NAME}/{self.config.name}: the source {self._where()} lists no records{why}")
-            self._records, self.invalid = check_records(out, kind_of(self.config.kind), self.info.features, self.row_for_check)
+            self._records = spool.close()
             self._upstream_count = n_all
         return self._records
 
@@ -402,28 +414,29 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         return ["train", "validation", "test", "unlabeled"]
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
-        by_split: dict[str, list[Record]] = {}
-        for rec in self.records():
-            by_split.setdefault(rec.split, []).append(rec)
+        records = self.records()
+        sizes = records.splits()
         order = {s: i for i, s in enumerate(self.split_order())}
-        # at least num_proc shards per split, so that every process gets work
-        longest = max((len(r) for r in by_split.values()), default=0)
+        # at least num_proc shards per split, so that every process gets work; a shard is a range
+        # of the split's records in the spool (each writer process reads its own)
+        longest = max(sizes.values(), default=0)
         n = max(1, min(self.config.shard_size, -(-longest // self._num_proc)))
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"shards": [recs[i : i + n] for i in range(0, len(recs), n)]})
-            for split, recs in sorted(by_split.items(), key=lambda kv: order.get(kv[0], 99))
+            datasets.SplitGenerator(name=split, gen_kwargs={"shards": [(split, i, min(i + n, size)) for i in range(0, size, n)]})
+            for split, size in sorted(sizes.items(), key=lambda kv: order.get(kv[0], 99))
         ]
 
-    def _generate_examples(self, shards: list[list[Record]]):
+    def _generate_examples(self, shards: list[tuple[str, int, int]]):
         if os.getpid() != getattr(self, "_parent_pid", os.getpid()):
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # num_proc: Ctrl-C is the parent's to handle (exit 130)
-        records = [r for shard in shards for r in shard]
+        spool = self.records()
+        records = (rec for split, start, stop in shards for rec in spool.split_range(split, start, stop))
         if not kind_of(self.config.kind).fetches:
             for rec in records:
                 yield rec.id, self.make_row(rec)
             return
         pipeline = self.make_pipeline()
-        bar = self._progress_bar(records)
+        bar = self._progress_bar(sum(stop - start for _, start, stop in shards), shards[0][0] if shards else "")
         try:
             for rec, out in pipeline.rows(records, on_done=bar.update_record if bar else None):
                 yield rec.id, self.make_row(rec, out)
@@ -432,12 +445,12 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             if bar:
                 bar.close()
 
-    def _progress_bar(self, records: list[Record]):
-        if not self.progress or not records:
+    def _progress_bar(self, total: int, split: str):
+        if not self.progress or not total:
             return None
         from ..progress import RecordBar
 
-        return RecordBar(len(records), f"{self.DATASET_NAME}/{self.config.name} {records[0].split}")
+        return RecordBar(total, f"{self.DATASET_NAME}/{self.config.name} {split}")
 
     # -- shared pieces ------------------------------------------------------------------------
     def default_output_dir(self) -> Path:

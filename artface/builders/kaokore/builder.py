@@ -81,22 +81,33 @@ def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, in
     return out
 
 
-def parse_tags(text: str, name: str = "original_tags.txt") -> dict[str, dict[str, list[str]]]:
-    """``<image>:key=value;key=value`` -> {stem: {key: [values...]}} (keys repeat)."""
-    out: dict[str, dict[str, list[str]]] = {}
+def tag_lines(text: str, name: str = "original_tags.txt") -> dict[str, str]:
+    """``<image>:key=value;...`` -> {stem: "key=value;..."}: one string per image, parsed when its
+    record is made (``tag_items``), so a large tags file is not held as millions of small lists."""
+    out: dict[str, str] = {}
     for n, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         name_, sep, rest = line.partition(":")
         if not sep:
             raise MetadataError(f"{name} line {n}: no ':' after the image name")
-        tags: dict[str, list[str]] = {}
-        for item in rest.split(";"):
-            key, _, value = item.partition("=")
-            if key:
-                tags.setdefault(key, []).append(value)
-        out[Path(name_).stem] = tags
+        out[Path(name_).stem] = rest
     return out
+
+
+def tag_items(rest: str) -> dict[str, list[str]]:
+    """``key=value;key=value`` -> {key: [values...]} (keys repeat)."""
+    tags: dict[str, list[str]] = {}
+    for item in rest.split(";"):
+        key, _, value = item.partition("=")
+        if key:
+            tags.setdefault(key, []).append(value)
+    return tags
+
+
+def parse_tags(text: str, name: str = "original_tags.txt") -> dict[str, dict[str, list[str]]]:
+    """``<image>:key=value;key=value`` -> {stem: {key: [values...]}} (keys repeat)."""
+    return {stem: tag_items(rest) for stem, rest in tag_lines(text, name).items()}
 
 
 def structured_tags(tags: dict[str, list[str]]) -> dict:
@@ -254,10 +265,10 @@ class KaoKore(ArtfaceBuilder):
 
     def read_records(self) -> Iterator[Record]:
         c = self.config
-        files, where = self._metadata()
-        urls = parse_urls(files["urls.txt"], f"{where}/urls.txt")
-        labels = parse_labels(files["labels.csv"], f"{where}/labels.csv")
-        tags = parse_tags(files["original_tags.txt"], f"{where}/original_tags.txt")
+        files, where = self._metadata()  # each text is dropped once parsed
+        urls = parse_urls(files.pop("urls.txt"), f"{where}/urls.txt")
+        labels = parse_labels(files.pop("labels.csv"), f"{where}/labels.csv")
+        tags = tag_lines(files.pop("original_tags.txt"), f"{where}/original_tags.txt")
         unknown = sorted(set(labels) - set(urls))
         if unknown:
             raise MetadataError(f"{where}/labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
@@ -269,10 +280,11 @@ class KaoKore(ArtfaceBuilder):
                 self.skipped["empty_line_unlabeled"] += 1  # a placeholder line: no image, no label
                 continue
             gender, status, split = label if label else (-1, -1, "unlabeled")
-            t = structured_tags(tags.get(stem, {}))
+            items = tag_items(tags.get(stem, ""))
+            t = structured_tags(items)
             g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
             s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
-            raw = ";".join(f"{k}={v}" for k, vs in tags.get(stem, {}).items() for v in vs)
+            raw = ";".join(f"{k}={v}" for k, vs in items.items() for v in vs)
             caps = captions(t, g_en, s_en)
             try:
                 image_url = iiif_resize(url, c.iiif_size) if c.iiif_size and url else url
