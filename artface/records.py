@@ -36,9 +36,14 @@ class Record:
 
     def key(self) -> str:
         """Everything of the record that changes its stored outcome: id, where the bytes come
-        from (a local file's size/mtime included), the expected checksum, the given geometry."""
-        ident = self.fetch.identity() if self.fetch is not None else "none"
-        return sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox, self.face], default=str))
+        from (a local file's size/mtime included), the expected checksum, the given geometry.
+        Computed once per record object (the store asks several times per record)."""
+        key = self.__dict__.get("_key")
+        if key is None:
+            ident = self.fetch.identity() if self.fetch is not None else "none"
+            key = sha256_hex(json.dumps([self.id, ident, self.md5, self.points, self.bbox, self.face], default=str))
+            self.__dict__["_key"] = key
+        return key
 
     def to_dict(self) -> dict:
         """Plain values (Arrow- and JSON-friendly; inline bytes stay bytes) for engines' workers."""
