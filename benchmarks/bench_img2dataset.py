@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,10 +77,17 @@ def run_img2dataset(python: str, src: Path, out: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--img2dataset-python", required=True, help="python of an environment with img2dataset")
+    ap.add_argument("--img2dataset-python", default=None,
+                    help="python of an environment with img2dataset (default: the one whose img2dataset is on PATH)")
     ap.add_argument("--counts", default="1000,10000")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    if args.img2dataset_python is None:
+        found = shutil.which("img2dataset")
+        if found is None:
+            print("skipped: no img2dataset here (see this file's docstring to install it beside artface)")
+            return
+        args.img2dataset_python = str(Path(found).parent / "python")
     small, big = map(int, args.counts.split(","))
     server = FixtureServer().start()
     bodies = jpegs()
