@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pb = cmd("publish", "write Hub-ready parquet shards + card to a folder or hf://datasets/ORG/NAME", _cmd_publish)
     _dataset_args(pb)
-    pb.add_argument("--mode", choices=[*MODES, *OLD_MODES], default="urls",
+    pb.add_argument("--mode", choices=[*MODES, *OLD_MODES], default="urls", metavar="{" + ",".join(MODES) + "}",
                     help="urls (rows link each image; no image data) or pixels (rows carry the images)")
     pb.add_argument("--to", default=None, help="folder (default artface-hub/NAME) or hf://datasets/ORG/NAME")
     pb.add_argument("--private", action="store_true", help="allowed for modes the license permits only privately")
