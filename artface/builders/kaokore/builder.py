@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +45,23 @@ def iiif_resize(url: str, size: int) -> str:
     return f"{m['head']}/{new}/{m['rot']}/{m['tail']}"
 
 
-def parse_urls(text: str, name: str = "urls.txt") -> dict[str, str]:
-    """Line i -> image id ``%08d`` -> its URL; an empty line keeps its index and maps to "" (no
+def url_lines(text: str) -> list[str]:
+    """Line i is the URL of image id ``%08d`` % i; an empty line keeps its index and is "" (no
     image: v1.0/v1.1 label some of those). Lines split at LF only, as upstream numbers them (a
-    U+2028 inside a line does not shift later ids)."""
-    return {f"{i:08d}": line.strip() for i, line in enumerate(split_lines(text))}
+    U+2028 inside a line does not shift later ids). A list, not a dict: the id is the position."""
+    return [line.strip() for line in split_lines(text)]
+
+
+def url_index(stem: str, n: int) -> int | None:
+    """The line of urls.txt that image ``stem`` names (``%08d`` of its line), or None."""
+    if not (stem.isascii() and stem.isdigit()) or f"{int(stem):08d}" != stem or int(stem) >= n:
+        return None
+    return int(stem)
+
+
+def parse_urls(text: str, name: str = "urls.txt") -> dict[str, str]:
+    """{image id: URL} (see ``url_lines``)."""
+    return {f"{i:08d}": url for i, url in enumerate(url_lines(text))}
 
 
 def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, int, str]]:
@@ -239,9 +251,10 @@ class KaoKore(ArtfaceBuilder):
         """The KaoKore version a config holds: ids and labels differ between versions."""
         return {"KaoKore version": f"v{self.config.dataset_version}"}
 
-    def _metadata(self) -> tuple[dict[str, str], str]:
-        """The three metadata files of the chosen version: in its upstream folder under the source,
-        or directly in the source folder."""
+    def _metadata(self) -> tuple[Callable[[str], str], str]:
+        """A reader of the chosen version's metadata files (in its upstream folder under the source,
+        or directly in the source folder) and where they are. Files are read one at a time, when
+        parsed, so that no two large texts are held at once."""
         c = self.config
         if c.dataset_version not in VERSION_DIRS:
             raise MetadataError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
@@ -253,26 +266,28 @@ class KaoKore(ArtfaceBuilder):
                 f"kaokore v{c.dataset_version}: no urls.txt in {nested.where()} or {root.where()}. Point --source at the "
                 f"upstream repository root ({UPSTREAM}) or at a folder holding urls.txt, labels.csv and original_tags.txt."
             )
-        files = {}
-        for name in self.SOURCE.files:
+
+        def read(name: str) -> str:
             try:
-                files[name] = meta.read_text(name)
+                return meta.read_text(name)
             except UpstreamChanged:
                 raise
             except SourceError as exc:
                 raise SourceError(f"kaokore v{c.dataset_version}: missing {name} in {meta.where()} ({exc})") from None
-        return files, meta.where()
+
+        return read, meta.where()
 
     def read_records(self) -> Iterator[Record]:
         c = self.config
-        files, where = self._metadata()  # each text is dropped once parsed
-        urls = parse_urls(files.pop("urls.txt"), f"{where}/urls.txt")
-        labels = parse_labels(files.pop("labels.csv"), f"{where}/labels.csv")
-        tags = tag_lines(files.pop("original_tags.txt"), f"{where}/original_tags.txt")
-        unknown = sorted(set(labels) - set(urls))
+        read, where = self._metadata()  # each text is read when parsed and dropped after, the largest first
+        tags = tag_lines(read("original_tags.txt"), f"{where}/original_tags.txt")
+        urls = url_lines(read("urls.txt"))
+        labels = parse_labels(read("labels.csv"), f"{where}/labels.csv")
+        unknown = sorted(s for s in labels if url_index(s, len(urls)) is None)
         if unknown:
             raise MetadataError(f"{where}/labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
-        for stem, url in urls.items():
+        for i, url in enumerate(urls):
+            stem = f"{i:08d}"
             label = labels.get(stem)
             if label is None and not c.include_unlabeled:
                 continue
