@@ -26,7 +26,7 @@ from ..builders._base import ArtfaceBuilder
 from ..cards import card_data, render_card
 from ..errors import ArtfaceError
 from ..kinds import kind as kind_of
-from ..licenses import MODES, PublishRefused, check_publish, publish_mode
+from ..licenses import PublishRefused, check_publish, publish_mode
 from ..schema import GEOMETRY, QUALITY
 
 META_NAME = "artface.json"
