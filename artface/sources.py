@@ -22,6 +22,7 @@ from .locations import Location, local_file, public_url, read_file
 
 log = logging.getLogger(__name__)
 
+
 def max_metadata_bytes() -> int:
     """Metadata files larger than this are refused (``ARTFACE_MAX_METADATA_BYTES``, default 512 MiB;
     the largest upstream file, AAHQ's JSON, is ~10 MB). Archives and parquet sources have their own."""

@@ -90,7 +90,7 @@ class CompositeBuilder(ArtfaceBuilder):
 
     # -- the members' builds -----------------------------------------------------------------------
     def member_builders(self) -> list:
-        from . import builder_class, load_builder
+        from . import load_builder
 
         c = self.config
         known = self.member_names()
@@ -112,7 +112,6 @@ class CompositeBuilder(ArtfaceBuilder):
                 opts.update(size=c.size, image_format=c.image_format, image_quality=c.image_quality)
             if c.max_records is not None:
                 opts["max_records"] = c.max_records
-            builder_class(m)  # an unknown member is named before any build
             out.append(load_builder(m, config, **opts))
         return out
 
