@@ -16,3 +16,11 @@ class UnknownName(ArtfaceError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; ours is a sentence
         return str(self.args[0]) if self.args else ""
+
+
+class SourceError(ArtfaceError, FileNotFoundError):
+    """The upstream data cannot be located or read (one line: what, where, what to do)."""
+
+
+class MetadataError(ArtfaceError, ValueError):
+    """A metadata file is malformed: the message names the file, the line or record, and the problem."""

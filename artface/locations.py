@@ -20,6 +20,7 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from .failures import RecordFailure
@@ -91,20 +92,30 @@ def zip_member(zip_path: str | os.PathLike, member: str) -> Location:
     return Location("zip", str(Path(zip_path).resolve()), member)
 
 
-def read_file(path: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
-    """A regular file's bytes, never following a FIFO or device (they would hang or never end)."""
+def open_regular(path: str, max_bytes: int) -> tuple[BinaryIO, int]:
+    """An open regular file and its size, never following a FIFO or device (they would hang or never
+    end) nor a final symlink; a file over ``max_bytes`` is refused before any of it is read."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise RecordFailure("not_found", "no such file") from None
     except OSError as exc:
         raise RecordFailure("not_a_file" if os.path.lexists(path) else "not_found", exc.strerror or str(exc)) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise RecordFailure("not_a_file", "not a regular file")
-        if st.st_size > max_bytes:
-            raise RecordFailure("too_large", f"{st.st_size} bytes > {max_bytes}")
+    f = os.fdopen(fd, "rb")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        f.close()
+        raise RecordFailure("not_a_file", "not a regular file")
+    if st.st_size > max_bytes:
+        f.close()
+        raise RecordFailure("too_large", f"{st.st_size} bytes > {max_bytes}")
+    return f, st.st_size
+
+
+def read_file(path: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """A regular file's bytes (see ``open_regular``)."""
+    f, _ = open_regular(path, max_bytes)
+    with f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise RecordFailure("too_large", f"over {max_bytes} bytes")

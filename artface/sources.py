@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from .diskcache import cache_root
-from .errors import ArtfaceError
+from .errors import MetadataError, SourceError
 from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
 from .locations import Location, local_file, public_url, read_file
+from .metadata_file import MetadataFile
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,6 @@ def max_metadata_bytes() -> int:
     """Metadata files larger than this are refused (``ARTFACE_MAX_METADATA_BYTES``, default 512 MiB;
     the largest upstream file, AAHQ's JSON, is ~10 MB). Archives and parquet sources have their own."""
     return int(os.environ.get("ARTFACE_MAX_METADATA_BYTES", 512 * 2**20))
-
-
-class SourceError(ArtfaceError, FileNotFoundError):
-    """The upstream data cannot be located or read (one line: what, where, what to do)."""
-
-
-class MetadataError(ArtfaceError, ValueError):
-    """A metadata file is malformed: the message names the file, the line or record, and the problem."""
 
 
 @dataclass(frozen=True)
@@ -166,19 +160,22 @@ class UpstreamCheck:
                 self.check(dataset, str(folder / pin.url), pin.url, (folder / pin.url).read_bytes(), own_copy=False)
 
     def check(self, dataset: str, where: str, shown: str, data: bytes, own_copy: bool = False) -> None:
+        """``check_digest`` of bytes in memory."""
+        self.check_digest(dataset, where, shown, len(data), hashlib.sha256(data).hexdigest(), own_copy)
+
+    def check_digest(self, dataset: str, where: str, shown: str, size: int, sha: str, own_copy: bool = False) -> None:
         """Note the file read; stop the build when a pinned file changed. The user's own local copy of a
         pinned tree (``own_copy``: they chose its content) is noted as ``differs`` and a warning, not stopped."""
-        sha = hashlib.sha256(data).hexdigest()
         pin = self.pin_for(where)
-        state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (len(data), sha) else
+        state = None if pin is None else ("pinned" if (pin.size, pin.sha256) == (size, sha) else
                                           "differs" if own_copy else "changed")
-        self.files.append({"file": shown, "size": len(data), "sha256": sha, "pin": state})
+        self.files.append({"file": shown, "size": size, "sha256": sha, "pin": state})
         if state == "differs":
             log.warning("%s: %s differs from the upstream file artface pinned (%s): building from your copy",
                         dataset, where, pin.url)
         if state == "changed" and not self.accept_change:
             raise UpstreamChanged(f"{dataset}: {where} changed upstream since artface pinned it (size {pin.size:,} -> "
-                                  f"{len(data):,}, sha256 {pin.sha256[:12]}... -> {sha[:12]}...); check what changed, "
+                                  f"{size:,}, sha256 {pin.sha256[:12]}... -> {sha[:12]}...); check what changed, "
                                   f"then pass --set accept_upstream_change=true to build from it")
 
 
@@ -243,6 +240,37 @@ class Source:
 
     def read_text(self, name: str, max_bytes: int | None = None) -> str:
         return decode_text(self.read_bytes(name, max_bytes), self.where(name))
+
+    def open_file(self, name: str, max_bytes: int | None = None) -> MetadataFile:
+        """File ``name`` to read line by line (``MetadataFile``), checked like ``read_bytes``: for files
+        of millions of lines, which would cost several times their size in memory as one text. A file
+        from a URL is kept in a temporary file while it is read."""
+        where = self.where(name)
+        max_bytes = max_bytes or max_metadata_bytes()
+        if self.local:
+            try:
+                path, temporary = str(local_file(self.root, name).target), False
+            except ValueError as exc:
+                raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
+        else:
+            data = self.read_bytes(name, max_bytes)  # checked against the pins here
+            cache_root().mkdir(parents=True, exist_ok=True)
+            fd, path = tempfile.mkstemp(prefix="metadata-", dir=cache_root())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            del data
+            temporary = True
+        try:
+            opened = MetadataFile(path, where, max_bytes, temporary=temporary)
+        except OSError as exc:
+            raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
+        if self.local:
+            try:
+                self.upstream.check_digest(self.dataset, where, name, opened.size, opened.sha256, own_copy=True)
+            except BaseException:
+                opened.close()
+                raise
+        return opened
 
     def download(self, name: str, max_bytes: int = 16 * 2**30) -> Path:
         """A local path to file ``name``: itself when local, else downloaded once into the fetch cache."""

@@ -8,18 +8,18 @@ changed to fetch larger crops.
 from __future__ import annotations
 
 import csv
-import io
 import re
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import datasets
 
 from ... import locations
 from ...licenses import LicensePolicy
+from ...metadata_file import MetadataFile
 from ...records import Record
-from ...sources import MetadataError, SourceError, SourceSpec, UpstreamChanged, split_lines
+from ...sources import MetadataError, SourceError, SourceSpec, UpstreamChanged
 from .._base import ArtfaceBuilder, ArtfaceConfig, UnionMembership
 
 UPSTREAM = "https://raw.githubusercontent.com/rois-codh/kaokore/2a12178"  # pinned: checksums.tsv
@@ -27,6 +27,8 @@ VERSION_DIRS = {"1.0": "dataset", "1.1": "dataset_v1.1", "1.2": "dataset_v1.2", 
 GENDER = ["male", "female"]
 STATUS = ["noble", "warrior", "incarnation", "commoner"]
 SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+SPLIT_NAMES = list(SPLITS.values())
+NO_LABEL = 255  # in the label tables: this line of urls.txt has no label
 # original_tags.txt values (Japanese) -> English
 DIRECTION_EN = {"四分の三": "three-quarter", "横": "side", "後": "back", "正面": "front", "不明": "unknown", "": "unknown"}
 GENDER_EN = {"男": "male", "女": "female", "不明": "unknown"}
@@ -45,33 +47,24 @@ def iiif_resize(url: str, size: int) -> str:
     return f"{m['head']}/{new}/{m['rot']}/{m['tail']}"
 
 
-def url_lines(text: str) -> list[str]:
-    """Line i is the URL of image id ``%08d`` % i; an empty line keeps its index and is "" (no
-    image: v1.0/v1.1 label some of those). Lines split at LF only, as upstream numbers them (a
-    U+2028 inside a line does not shift later ids). A list, not a dict: the id is the position."""
-    return [line.strip() for line in split_lines(text)]
-
-
 def url_index(stem: str, n: int) -> int | None:
     """The line of urls.txt that image ``stem`` names (``%08d`` of its line), or None."""
-    if not (stem.isascii() and stem.isdigit()) or f"{int(stem):08d}" != stem or int(stem) >= n:
+    if not (stem.isascii() and stem.isdigit()) or len(stem) > max(8, len(str(n))) or f"{int(stem):08d}" != stem \
+            or int(stem) >= n:
         return None
     return int(stem)
 
 
-def parse_urls(text: str, name: str = "urls.txt") -> dict[str, str]:
-    """{image id: URL} (see ``url_lines``)."""
-    return {f"{i:08d}": url for i, url in enumerate(url_lines(text))}
-
-
-def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, int, str]]:
+def label_rows(lines: Iterable[str], name: str = "labels.csv") -> Iterator[tuple[int, str, int, int, str]]:
+    """(line, image, gender, status, split) per row of labels.csv, each row checked; ``lines``
+    keep their line ends (a quoted field may span lines). Which images are labelled twice or unknown
+    is the reader's to say: it knows urls.txt."""
     csv.field_size_limit(1 << 20)
-    rows = csv.DictReader(io.StringIO(text, newline=""))
+    rows = csv.DictReader(lines)
     try:
         missing = {"image", "gender", "status", "set"} - set(rows.fieldnames or [])
         if missing:
             raise MetadataError(f"{name} line 1: lacks columns {sorted(missing)}")
-        out: dict[str, tuple[int, int, str]] = {}
         for row in rows:
             n = rows.line_num
             if None in row:  # DictReader keeps fields past the header under None
@@ -84,27 +77,57 @@ def parse_labels(text: str, name: str = "labels.csv") -> dict[str, tuple[int, in
                 raise MetadataError(f"{name} line {n}: gender/status must be integers, got {row['gender']!r}, {row['status']!r}") from None
             if not (0 <= gender < len(GENDER) and 0 <= status < len(STATUS)):
                 raise MetadataError(f"{name} line {n}: gender {gender} / status {status} out of range")
-            stem = Path(row["image"] or "").stem
-            if stem in out:
-                raise MetadataError(f"{name} line {n}: image {row['image']!r} is labelled twice")
-            out[stem] = (gender, status, SPLITS[row["set"]])
+            yield n, row["image"] or "", gender, status, SPLITS[row["set"]]
     except csv.Error as exc:
         raise MetadataError(f"{name} line {rows.line_num}: {exc}") from None
-    return out
 
 
-def tag_lines(text: str, name: str = "original_tags.txt") -> dict[str, str]:
-    """``<image>:key=value;...`` -> {stem: "key=value;..."}: one string per image, parsed when its
-    record is made (``tag_items``), so a large tags file is not held as millions of small lists."""
-    out: dict[str, str] = {}
-    for n, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
-            continue
-        name_, sep, rest = line.partition(":")
-        if not sep:
-            raise MetadataError(f"{name} line {n}: no ':' after the image name")
-        out[Path(name_).stem] = rest
-    return out
+def stem(name: str) -> str:
+    """The file name without its last suffix (``00000001.jpg`` -> ``00000001``), as ``Path.stem``
+    for the names that can name a line of urls.txt, at a tenth of its cost: it runs per line."""
+    base = name.rstrip("/").rpartition("/")[2]
+    dot = base.rfind(".")
+    return base[:dot] if dot > 0 else base
+
+
+def read_labels(f: MetadataFile, n: int) -> tuple[bytearray, bytearray, bytearray]:
+    """labels.csv as three tables indexed by urls.txt line: gender, status and split (index in
+    ``SPLIT_NAMES``), ``NO_LABEL`` where unlabelled. 3 bytes a record, whatever the file's order."""
+    gender, status, split = bytearray([NO_LABEL]) * n, bytearray([NO_LABEL]) * n, bytearray([NO_LABEL]) * n
+    unknown, example = 0, None
+    for line, image, g, st, sp in label_rows((text + "\n" for _, _, text in f.lines()), f.where):
+        s = stem(image)
+        i = url_index(s, n)
+        if i is None:
+            unknown, example = unknown + 1, min(example or s, s)
+        elif gender[i] != NO_LABEL:
+            raise MetadataError(f"{f.where} line {line}: image {image!r} is labelled twice")
+        else:
+            gender[i], status[i], split[i] = g, st, SPLIT_NAMES.index(sp)
+    if unknown:
+        raise MetadataError(f"{f.where} names {unknown} image(s) not in urls.txt, e.g. {example}")
+    return gender, status, split
+
+
+def tag_line(line: str, name: str, number: int) -> tuple[str, str]:
+    """``<image>:key=value;...`` -> (image stem, "key=value;..."), parsed by ``tag_items`` when used."""
+    name_, sep, rest = line.partition(":")
+    if not sep:
+        raise MetadataError(f"{name} line {number}: no ':' after the image name")
+    return stem(name_), rest
+
+
+def tag_offsets(f: MetadataFile, n: int) -> array:
+    """Where each image's line of original_tags.txt starts (-1: none), indexed by urls.txt line: the
+    join keeps 8 bytes a record and reads a line again when its record is made. A repeated image
+    keeps its last line; lines of images not in urls.txt are not used."""
+    offsets = array("q", [-1]) * n
+    for number, offset, line in f.lines():
+        if line.strip():
+            i = url_index(tag_line(line, f.where, number)[0], n)
+            if i is not None:
+                offsets[i] = offset
+    return offsets
 
 
 def tag_items(rest: str) -> dict[str, list[str]]:
@@ -115,11 +138,6 @@ def tag_items(rest: str) -> dict[str, list[str]]:
         if key:
             tags.setdefault(key, []).append(value)
     return tags
-
-
-def parse_tags(text: str, name: str = "original_tags.txt") -> dict[str, dict[str, list[str]]]:
-    """``<image>:key=value;key=value`` -> {stem: {key: [values...]}} (keys repeat)."""
-    return {stem: tag_items(rest) for stem, rest in tag_lines(text, name).items()}
 
 
 def structured_tags(tags: dict[str, list[str]]) -> dict:
@@ -251,10 +269,9 @@ class KaoKore(ArtfaceBuilder):
         """The KaoKore version a config holds: ids and labels differ between versions."""
         return {"KaoKore version": f"v{self.config.dataset_version}"}
 
-    def _metadata(self) -> tuple[Callable[[str], str], str]:
-        """A reader of the chosen version's metadata files (in its upstream folder under the source,
-        or directly in the source folder) and where they are. Files are read one at a time, when
-        parsed, so that no two large texts are held at once."""
+    def _metadata(self) -> tuple[Callable[[str], MetadataFile], str]:
+        """An opener of the chosen version's metadata files (in its upstream folder under the source,
+        or directly in the source folder), read line by line, and where they are."""
         c = self.config
         if c.dataset_version not in VERSION_DIRS:
             raise MetadataError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
@@ -267,52 +284,57 @@ class KaoKore(ArtfaceBuilder):
                 f"upstream repository root ({UPSTREAM}) or at a folder holding urls.txt, labels.csv and original_tags.txt."
             )
 
-        def read(name: str) -> str:
+        def open_file(name: str) -> MetadataFile:
             try:
-                return meta.read_text(name)
+                return meta.open_file(name)
             except UpstreamChanged:
                 raise
             except SourceError as exc:
                 raise SourceError(f"kaokore v{c.dataset_version}: missing {name} in {meta.where()} ({exc})") from None
 
-        return read, meta.where()
+        return open_file, meta.where()
 
     def read_records(self) -> Iterator[Record]:
+        """urls.txt streamed line by line, joined to labels.csv and original_tags.txt through per-line
+        tables (11 bytes a record): memory does not hold the metadata, whatever the files' order."""
+        open_file, _ = self._metadata()
+        with open_file("urls.txt") as urls, open_file("labels.csv") as labels_file, \
+                open_file("original_tags.txt") as tags_file:
+            gender, status, split = read_labels(labels_file, urls.line_count)
+            tags = tag_offsets(tags_file, urls.line_count)
+            for number, _, line in urls.lines():
+                i = number - 1
+                label = (gender[i], status[i], SPLIT_NAMES[split[i]]) if gender[i] != NO_LABEL else None
+                yield from self._record(i, line.strip(), label, tags_file, tags[i], urls.where)
+
+    def _record(self, i: int, url: str, label: tuple[int, int, str] | None, tags_file: MetadataFile, tag_offset: int,
+                where: str) -> Iterator[Record]:
+        """The record of urls.txt line ``i + 1`` (none for an unlabelled line unless asked for)."""
         c = self.config
-        read, where = self._metadata()  # each text is read when parsed and dropped after, the largest first
-        tags = tag_lines(read("original_tags.txt"), f"{where}/original_tags.txt")
-        urls = url_lines(read("urls.txt"))
-        labels = parse_labels(read("labels.csv"), f"{where}/labels.csv")
-        unknown = sorted(s for s in labels if url_index(s, len(urls)) is None)
-        if unknown:
-            raise MetadataError(f"{where}/labels.csv names {len(unknown)} image(s) not in urls.txt, e.g. {unknown[0]}")
-        for i, url in enumerate(urls):
-            stem = f"{i:08d}"
-            label = labels.get(stem)
-            if label is None and not c.include_unlabeled:
-                continue
-            if not url and label is None:
-                self.skipped["empty_line_unlabeled"] += 1  # a placeholder line: no image, no label
-                continue
-            gender, status, split = label if label else (-1, -1, "unlabeled")
-            items = tag_items(tags.get(stem, ""))
-            t = structured_tags(items)
-            g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
-            s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
-            raw = ";".join(f"{k}={v}" for k, vs in items.items() for v in vs)
-            caps = captions(t, g_en, s_en)
-            try:
-                image_url = iiif_resize(url, c.iiif_size) if c.iiif_size and url else url
-            except ValueError as exc:
-                raise MetadataError(f"{where}/urls.txt line {int(stem) + 1}: iiif_size={c.iiif_size}: {exc}") from None
-            yield Record(  # a labelled image with an empty line in urls.txt has no location: a no_url failure
-                id=stem,
-                split=split,
-                fetch=locations.url(image_url) if image_url else None,
-                image_url=image_url or None,
-                source_url=url or None,
-                fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version,
-                        "caption_en": caps[0]},
-                captions=caps,
-                face="back" if t["face_direction"] == "back" else None,  # 向き=後: the back of a head
-            )
+        if label is None and not c.include_unlabeled:
+            return
+        if not url and label is None:
+            self.skipped["empty_line_unlabeled"] += 1  # a placeholder line: no image, no label
+            return
+        gender, status, split = label or (-1, -1, "unlabeled")
+        items = tag_items(tags_file.line_at(tag_offset).partition(":")[2] if tag_offset >= 0 else "")
+        t = structured_tags(items)
+        g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
+        s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
+        raw = ";".join(f"{k}={v}" for k, vs in items.items() for v in vs)
+        caps = captions(t, g_en, s_en)
+        try:
+            image_url = iiif_resize(url, c.iiif_size) if c.iiif_size and url else url
+        except ValueError as exc:
+            raise MetadataError(f"{where} line {i + 1}: iiif_size={c.iiif_size}: {exc}") from None
+        yield Record(  # a labelled image with an empty line in urls.txt has no location: a no_url failure
+            id=f"{i:08d}",
+            split=split,
+            fetch=locations.url(image_url) if image_url else None,
+            image_url=image_url or None,
+            source_url=url or None,
+            fields={"gender": gender, "status": status, **t, "original_tags": raw, "dataset_version": c.dataset_version,
+                    "caption_en": caps[0]},
+            captions=caps,
+            face="back" if t["face_direction"] == "back" else None,  # 向き=後: the back of a head
+        )

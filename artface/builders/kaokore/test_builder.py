@@ -15,7 +15,7 @@ import pytest
 
 from artface.build import Build
 from artface.builders import load_builder
-from artface.builders.kaokore.builder import iiif_resize, parse_tags, parse_urls
+from artface.builders.kaokore.builder import iiif_resize, tag_items, tag_line
 from artface.testing.images import astronaut_face_crop, blank
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -66,11 +66,41 @@ def contract_source(tmp_path, server, config: str) -> dict:
     return {"source": serve_kaokore(server, bad={})}
 
 
-def test_parsers_keep_line_index_and_japanese_tags():
-    urls = parse_urls("a\n\nb\n")
-    assert urls == {"00000000": "a", "00000001": "", "00000002": "b"}
-    tags = parse_tags("00000000.jpg:制作年=from 1500;制作年=to 1600;タグ=中国;タグ=外国;向き=横\n")
-    assert tags["00000000"]["制作年"] == ["from 1500", "to 1600"] and tags["00000000"]["タグ"] == ["中国", "外国"]
+def test_tags_keep_repeated_keys_and_japanese():
+    stem, rest = tag_line("00000000.jpg:制作年=from 1500;制作年=to 1600;タグ=中国;タグ=外国;向き=横", "t", 1)
+    tags = tag_items(rest)
+    assert stem == "00000000" and tags["制作年"] == ["from 1500", "to 1600"] and tags["タグ"] == ["中国", "外国"]
+
+
+def kaokore_records(source: Path, tmp_path: Path, **options) -> dict[str, tuple]:
+    """Every record read, as (split, image URL, fields, captions); those without a URL are in ``invalid``."""
+    b = load_builder("kaokore", "urls", source=str(source), cache_dir=str(tmp_path / "c"), **options)
+    good = {r.id: (r.split, r.image_url, r.fields, r.captions) for r in b.records()}
+    return {**good, **{f.id: ("invalid", f.reason) for _, f in b.invalid}}
+
+
+def test_join_does_not_depend_on_the_files_order(tmp_path):
+    """labels.csv and original_tags.txt shuffled (upstream's labels.csv is in set order, not image
+    order), an empty line in urls.txt keeping its index: the same records, each with its own labels and tags."""
+    src = tmp_path / "shuffled"
+    src.mkdir()
+    urls = (FIXTURES / "urls.txt").read_text().split("\n")
+    (src / "urls.txt").write_text("\n".join(urls[:3] + [""] + urls[4:]))
+    head, *rows = (FIXTURES / "labels.csv").read_text().splitlines()
+    (src / "labels.csv").write_text("\n".join([head] + rows[::-1]) + "\n")
+    tags = (FIXTURES / "original_tags.txt").read_text().splitlines()
+    (src / "original_tags.txt").write_text("\r\n".join(tags[1::2] + tags[::2]))  # CRLF, no final line end
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "urls.txt").write_text("\n".join(urls[:3] + [""] + urls[4:]))
+    for name in ("labels.csv", "original_tags.txt"):
+        (ref / name).write_bytes((FIXTURES / name).read_bytes())
+    got, want = kaokore_records(src, tmp_path / "a", include_unlabeled=True), kaokore_records(ref, tmp_path / "b", include_unlabeled=True)
+    assert got == want and len(got) > 30
+    assert want["00000003"] == ("invalid", "no_url")  # the empty line: no URL, a failure, its index kept
+    assert want["00000004"][1] == urls[4].strip()
+    by_tags = {i: r[2]["original_tags"] for i, r in want.items() if r[0] != "invalid"}
+    assert sum(bool(v) for v in by_tags.values()) > 30 and len(set(by_tags.values())) > 10
 
 
 def test_iiif_resize_both_size_forms():
