@@ -7,9 +7,11 @@ goes). Checked once, in batches, with the config's own features: what passes her
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 
 import datasets
+import numpy as np
 import pyarrow as pa
 
 from .failures import Failure
@@ -18,6 +20,27 @@ from .paths import safe_name
 from .records import Record
 
 BATCH = 1024
+
+
+class SeenIds:
+    """The ids a reader yielded, to refuse one yielded twice, at 16 bytes an id (a blake2b digest; a
+    set of a million id strings costs ~90 MB): which digest repeats is found once the reader is done."""
+
+    def __init__(self) -> None:
+        self._digests = bytearray()
+
+    @staticmethod
+    def digest(rec_id: str) -> bytes:
+        return hashlib.blake2b(str(rec_id).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def add(self, rec_id: str) -> None:
+        self._digests += self.digest(rec_id)
+
+    def repeated(self) -> bytes | None:
+        """A digest added twice, or None (a sort of the digests: n log n, no table of ids)."""
+        d = np.sort(np.frombuffer(bytes(self._digests), dtype="V16"))
+        same = np.nonzero(d[1:] == d[:-1])[0]
+        return bytes(d[same[0]]) if len(same) else None
 
 
 def _location_problem(rec: Record, kind: Kind) -> tuple[str, str] | None:

@@ -194,3 +194,24 @@ def test_pinned_upstream_files_are_checked_and_named_in_the_report(http_server, 
     run(["build", "toyfaces", "--config", "urls", *source, "--refresh", "--set", "accept_upstream_change=true"], env, tmp_path)
     report = json.loads(report_path.read_text())
     assert report["written"] == 2 and report["upstream_files"][0]["pin"] == "changed"
+
+
+def test_an_id_given_twice_stops_the_build_in_one_line(http_server, tmp_path):
+    """Two records with one id would be one row's key for two images: the build stops, naming the id."""
+    folder = tmp_path / "extra" / "toyfaces"
+    folder.mkdir(parents=True)
+    (folder / "builder.py").write_text(BUILDER)
+    (folder / "card.md").write_text(CARD)
+    url = http_server.add("/toy/0.jpg", astronaut_face_crop(0))
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [f"t{i},{url},calm\n" for i in range(3000)]
+    rows.insert(2500, f"t17,{url},happy\n")  # far from the first t17: not found by looking at neighbours
+    (src / "faces.csv").write_text("id,url,mood\n" + "".join(rows))
+    env = {**os.environ, "ARTFACE_BUILDERS_PATH": str(tmp_path / "extra"), "ARTFACE_OUT": str(tmp_path / "out")}
+    res = subprocess.run([sys.executable, "-m", "artface.cli", "build", "toyfaces", "--config", "urls", "--source", str(src)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode != 0 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "toyfaces: duplicate record id 't17' in the metadata" in res.stderr
+    (src / "faces.csv").write_text("id,url,mood\n" + "".join(rows[:2500] + rows[2501:]))
+    assert "3000 written" in run(["build", "toyfaces", "--config", "urls", "--source", str(src)], env, tmp_path)

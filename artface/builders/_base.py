@@ -36,7 +36,7 @@ from ..licenses import LicensePolicy
 from ..locations import public_url
 from ..paths import safe_name
 from ..pipeline import IMAGE_FORMATS, ON_NO_FACE, PixelOptions, Pipeline, RunOptions, Stage
-from ..record_checks import check_records
+from ..record_checks import SeenIds, check_records
 from ..record_spool import RecordSpool
 from ..records import Record
 from ..report import make_report, read_report, write_report
@@ -350,18 +350,16 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         Records that cannot (no image URL, an unusable id, a value that does not fit its column)
         are failures of their own, in ``self.invalid`` and the report; none is dropped silently.
         They are checked as the reader yields them and kept on disk (``RecordSpool``), so memory
-        does not grow with their number; only the ids are held, to refuse a duplicate."""
+        does not grow with their number; only 16-byte digests of the ids are held, to refuse a duplicate."""
         if self._records is None:
             self.upstream.check_vendored(self.DATASET_NAME, self.FOLDER)  # upstream files kept in the folder
             per_split: dict[str, int] = {}
-            seen: set[str] = set()
+            seen = SeenIds()
             n_all = 0
 
             def cut() -> Iterator[Record]:
                 nonlocal n_all
                 for rec in self.read_records():
-                    if rec.id in seen:
-                        raise MetadataError(f"{self.DATASET_NAME}: duplicate record id {rec.id!r} in the metadata")
                     seen.add(rec.id)
                     n_all += 1
                     n = per_split.get(rec.split, 0)
@@ -373,6 +371,10 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             spool = RecordSpool(cache_root() / "spool")
             _, self.invalid = check_records(cut(), kind_of(self.config.kind), self.info.features, self.row_for_check,
                                             good=spool)
+            twice = seen.repeated()
+            if twice is not None:  # named by reading again: an error, not the common case
+                rec_id = next(r.id for r in self.read_records() if seen.digest(r.id) == twice)
+                raise MetadataError(f"{self.DATASET_NAME}: duplicate record id {rec_id!r} in the metadata")
             if not n_all:
                 why = f" (skipped there: {dict(self.skipped)})" if self.skipped else ""
                 raise SourceError(f"{self.DATASET_NAME}/{self.config.name}: the source {self._where()} lists no records{why}")
