@@ -11,12 +11,22 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import MetadataError
 from .failures import RecordFailure
 from .locations import open_regular
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (BOM allowed); an error names the file, the line and the byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MetadataError(f"{name} line {line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 class MetadataFile:
@@ -65,6 +75,15 @@ class MetadataFile:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MetadataError(f"{self.where} line {number}: not UTF-8 ({exc.reason} at byte {offset + exc.start})") from None
+
+    def stream(self) -> BinaryIO:
+        """The file's bytes from the start, for a streaming parser."""
+        self._f.seek(0)
+        return self._f
+
+    def text(self) -> str:
+        """The whole file as one text (``sources.decode_text``): for small files and error paths."""
+        return decode_text(self.stream().read(), self.where)
 
     def lines(self) -> Iterator[tuple[int, int, str]]:
         """(line number from 1, byte offset of the line, its text without the line end)."""

@@ -20,7 +20,7 @@ from .errors import MetadataError, SourceError
 from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
 from .locations import Location, local_file, public_url, read_file
-from .metadata_file import MetadataFile
+from .metadata_file import MetadataFile, decode_text  # noqa: F401 - decode_text is read from here too
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,6 @@ class SourceSpec:
     hint: str = ""  # what the source should point at, and where to get it
     manual: bool = False  # a manual download: local only, no default
     formats: tuple[str, ...] = ()  # suffixes of whole-source files a source URL may name (e.g. a release .zip)
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (BOM allowed); an error names the file, the line and the byte."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise MetadataError(f"{name} line {line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def parse_json(text: str, name: str):

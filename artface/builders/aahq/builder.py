@@ -15,6 +15,8 @@ import datasets
 
 from ... import locations
 from ...licenses import LicensePolicy
+from ...metadata_file import MetadataFile
+from ...record_checks import SeenIds
 from ...records import Record
 from ...schema import point_list
 from ...sources import MetadataError, SourceSpec, parse_json, point_pairs
@@ -28,26 +30,64 @@ def raw_name(url: str) -> str:
     return "_".join(PurePosixPath(urlsplit(url).path).parts[-5:])
 
 
-def parse_aahq(text: str, name: str = "AAHQ-dataset.json") -> list[tuple[str, dict]]:
-    """(aligned name, record) pairs; duplicate keys, wrong types and bad points name the record."""
-    data = parse_json(text, name)
-    if not isinstance(data, dict):
-        raise MetadataError(f"{name}: must be an object keyed by aligned file name, got {type(data).__name__}")
-    out = []
-    for key, item in data.items():
-        where = f"{name} record {key!r}"
-        if not isinstance(item, dict):
-            raise MetadataError(f"{where}: expected an object, got {type(item).__name__}")
-        lm = item.get("landmarks")
-        missing = [k for k in ("image_url", "landmarks") if k not in item]
-        missing += [f"landmarks.{p}" for p in POINTS if not isinstance(lm, dict) or p not in lm]
-        if missing:
-            raise MetadataError(f"{where}: missing {missing}")
-        if not isinstance(item["image_url"], str):
-            raise MetadataError(f"{where}: image_url must be a string")
-        point_pairs([lm[p] for p in POINTS], 4, f"{where} landmarks")
-        out.append((key, item))
-    return out
+def check_item(key: str, item: object, name: str) -> dict:
+    """One record of the JSON, checked: wrong types, missing fields and bad points name the record."""
+    where = f"{name} record {key!r}"
+    if not isinstance(item, dict):
+        raise MetadataError(f"{where}: expected an object, got {type(item).__name__}")
+    lm = item.get("landmarks")
+    missing = [k for k in ("image_url", "landmarks") if k not in item]
+    missing += [f"landmarks.{p}" for p in POINTS if not isinstance(lm, dict) or p not in lm]
+    if missing:
+        raise MetadataError(f"{where}: missing {missing}")
+    if not isinstance(item["image_url"], str):
+        raise MetadataError(f"{where}: image_url must be a string")
+    point_pairs([lm[p] for p in POINTS], 4, f"{where} landmarks")
+    return item
+
+
+def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
+    """(aligned name, record) pairs of the JSON object, streamed (ijson): a million records are never
+    one parsed object. What the streaming parser cannot read (a BOM, NaN, a syntax error) is read
+    again whole by ``parse_json``, whose errors name the line and column, and the records not yet
+    given are given from there. A key given twice, at any depth, is an error, as in ``parse_json``
+    (a repeated key inside a record is named by ``parse_json`` too)."""
+    import ijson
+
+    name = f.where
+
+    repeated: list[str] = []
+
+    class Unique(dict):  # notes a repeated key; raising inside ijson's C parser is not safe
+        def __setitem__(self, key, value) -> None:
+            if key in self:
+                repeated.append(key)
+            super().__setitem__(key, value)
+
+    keys, given = SeenIds(), 0
+    try:
+        if f.stream().read(64).lstrip()[:1] != b"{":
+            raise ijson.JSONError("not an object")
+        for key, item in ijson.kvitems(f.stream(), "", map_type=Unique, use_float=True):
+            if repeated:  # parse_json names it
+                raise ijson.JSONError(f"duplicate key {repeated[0]!r}")
+            keys.add(key)
+            yield key, check_item(key, item, name)
+            given += 1
+        if repeated:
+            raise ijson.JSONError(f"duplicate key {repeated[0]!r}")
+    except ijson.JSONError:
+        data = parse_json(f.text(), name)
+        if not isinstance(data, dict):
+            raise MetadataError(f"{name}: must be an object keyed by aligned file name, got {type(data).__name__}") from None
+        for n, (key, item) in enumerate(data.items()):
+            if n >= given:
+                yield key, check_item(key, item, name)
+        return
+    twice = keys.repeated()
+    if twice is not None:  # named by reading the keys again: an error, not the common case
+        key = next(k for k, _ in ijson.kvitems(f.stream(), "") if SeenIds.digest(k) == twice)
+        raise MetadataError(f"{name}: duplicate key {key!r}")
 
 
 class AAHQ(ArtfaceBuilder):
@@ -88,8 +128,10 @@ class AAHQ(ArtfaceBuilder):
 
     def read_records(self) -> Iterator[Record]:
         src = self.source()
-        name = src.named or "AAHQ-dataset.json"
-        items = parse_aahq(src.read_text(name), src.where(name))
+        with src.open_file(src.named or "AAHQ-dataset.json") as f:
+            yield from self._from_items(parse_aahq(f))
+
+    def _from_items(self, items: Iterator[tuple[str, dict]]) -> Iterator[Record]:
         for key, item in items:
             lm = item["landmarks"]
             points = point_pairs([lm[p] for p in POINTS], 4, key)

@@ -10,6 +10,7 @@ import pytest
 from artface.builders import load_builder
 from artface.builders.aahq.builder import raw_name
 from artface.licenses import PublishRefused
+from artface.sources import MetadataError
 from artface.publish import publish
 from artface.testing.images import astronaut_scene
 from artface_align import align, detect_faces
@@ -93,3 +94,42 @@ def test_bad_json_is_a_clear_error(tmp_path):
         load_builder("aahq", "urls", source=str(tmp_path), cache_dir=str(tmp_path / "c")).records()
     with pytest.raises(FileNotFoundError, match="needs --source"):
         load_builder("aahq", "urls", cache_dir=str(tmp_path / "d")).records()
+
+
+def aahq_row(i: int) -> str:
+    marks = {"eye_left": [1, 2], "eye_right": [3, 4], "mouth_left": [1, 6], "mouth_right": [3, 6]}
+    return json.dumps(f"{i:05d}.png") + ": " + json.dumps({"image_url": f"https://cdna.artstation.com/p/{i}.jpg", "landmarks": marks})
+
+
+def aahq_text(n: int, odd: dict[int, str] | None = None) -> str:
+    """n records, one per line; ``odd`` replaces record i's text (what the streaming parser may not read)."""
+    rows = [aahq_row(i) for i in range(n)]
+    for i, text in (odd or {}).items():
+        rows[i] = text
+    return "{\n" + ",\n".join(rows) + "\n}"
+
+
+def aahq_ids(tmp_path: Path, text: str) -> list[str]:
+    folder = tmp_path / f"src{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    (folder / "AAHQ-dataset.json").write_bytes(text.encode("utf-8"))
+    return [r.id for r in load_builder("aahq", "urls", source=str(folder), cache_dir=str(tmp_path / "c")).records()]
+
+
+def test_the_json_is_streamed_and_what_the_stream_cannot_read_is_read_whole(tmp_path):
+    """A million records are never one parsed object (ijson); a NaN, a BOM or a syntax error that the
+    streaming parser refuses is read again whole, records neither lost nor given twice, errors by line."""
+    plain = aahq_ids(tmp_path, aahq_text(5))
+    assert plain == [f"{i:05d}" for i in range(5)]
+    nan = '"00003.png": {"image_url": "https://cdna.artstation.com/p/3.jpg", "raw_name": NaN, ' \
+          '"landmarks": {"eye_left": [1, 2], "eye_right": [3, 4], "mouth_left": [1, 6], "mouth_right": [3, 6]}}'
+    assert aahq_ids(tmp_path, aahq_text(5, {3: nan})) == plain  # Python's json reads NaN; yajl does not
+    assert aahq_ids(tmp_path, "\ufeff" + aahq_text(5)) == plain
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json line 5 column \d+: invalid JSON"):
+        aahq_ids(tmp_path, aahq_text(6, {3: '"00003.png": {"image_url" "x"}'}))
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: duplicate key 'eye_left'"):
+        aahq_ids(tmp_path, aahq_text(3, {1: '"00001.png": {"image_url": "u", "landmarks": {"eye_left": [1, 2], "eye_left": [1, 2]}}'}))
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: duplicate key '00001.png'"):
+        aahq_ids(tmp_path, aahq_text(4, {3: aahq_row(1)}))
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: must be an object keyed by aligned file name, got list"):
+        aahq_ids(tmp_path, "[1, 2]")
