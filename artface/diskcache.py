@@ -32,6 +32,17 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (files named after a dead process may be taken over)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -54,8 +65,11 @@ class DiskCache:
         self._marked = False
 
     def path(self, key: str, suffix: str = "") -> Path:
-        h = sha256_hex(key)
-        return self.root / h[:2] / f"{h}{suffix}"
+        return self.digest_path(sha256_hex(key), suffix)
+
+    def digest_path(self, digest: str, suffix: str = "") -> Path:
+        """The file of a key known by its sha256 (as a journal names it)."""
+        return self.root / digest[:2] / f"{digest}{suffix}"
 
     def get(self, key: str, suffix: str = "") -> bytes | None:
         try:
@@ -71,6 +85,22 @@ class DiskCache:
             mark(self.root)
             self._marked = True
         atomic_write(self.path(key, suffix), data)
+
+    def put_checked(self, key: str, data: bytes, suffix: str = "") -> None:
+        """Write a file whose reader can tell a torn one (JSON: a proper prefix never parses) in place:
+        one file created, where ``put`` creates two (the temporary and the rename)."""
+        if not self._marked:
+            mark(self.root)
+            self._marked = True
+        path = self.path(key, suffix)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
 
     def delete(self, key: str, suffix: str = "") -> None:
         self.path(key, suffix).unlink(missing_ok=True)

@@ -18,25 +18,16 @@ from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .diskcache import pid_alive
 from .records import Record
 
 _NAME = re.compile(r"^records-(\d+)-[0-9a-f]+\.spool$")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_orphans(folder: Path) -> None:
     for p in folder.glob("records-*.spool"):
         m = _NAME.match(p.name)
-        if m and not _alive(int(m[1])):
+        if m and not pid_alive(int(m[1])):
             p.unlink(missing_ok=True)
 
 
