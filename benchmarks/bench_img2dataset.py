@@ -62,9 +62,9 @@ def timed(cmd: list[str], env: dict) -> float:
     return wall
 
 
-def run_artface(src: Path, out: Path) -> float:
+def run_artface(src: Path, out: Path, tree: Path = HERE) -> float:
     env = {**os.environ, "ARTFACE_ALLOW_PRIVATE_HOSTS": "1", "ARTFACE_OUT": str(out), "ARTFACE_CACHE": str(out / "cache"),
-           "HF_DATASETS_CACHE": str(out / "hf"), "PYTHONPATH": str(HERE)}
+           "HF_DATASETS_CACHE": str(out / "hf"), "PYTHONPATH": str(tree)}
     return timed([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "original", "--source", str(src)], env)
 
 
@@ -81,6 +81,8 @@ def main() -> None:
                     help="python of an environment with img2dataset (default: the one whose img2dataset is on PATH)")
     ap.add_argument("--counts", default="1000,10000")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--baseline-tree", type=Path, default=None,
+                    help="another artface checkout, run interleaved as 'baseline' (before/after in one run)")
     args = ap.parse_args()
     if args.img2dataset_python is None:
         found = shutil.which("img2dataset")
@@ -92,23 +94,27 @@ def main() -> None:
     server = FixtureServer().start()
     bodies = jpegs()
     walls: dict[tuple[str, int], list[float]] = {}
+    tools = ("artface", "img2dataset") + (("baseline",) if args.baseline_tree else ())
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeat):
             for n in (small, big):
                 src = source(server, Path(tmp) / f"src-{rep}-{n}", n, bodies)
-                for tool in (("artface", "img2dataset") if rep % 2 == 0 else ("img2dataset", "artface")):
+                for tool in tools if rep % 2 == 0 else tools[::-1]:
                     out = Path(tmp) / f"out-{tool}-{rep}-{n}"
-                    wall = run_artface(src, out) if tool == "artface" else run_img2dataset(args.img2dataset_python, src, out)
+                    wall = (run_img2dataset(args.img2dataset_python, src, out) if tool == "img2dataset" else
+                            run_artface(src, out, HERE if tool == "artface" else args.baseline_tree))
                     walls.setdefault((tool, n), []).append(wall)
                     print(f"run {rep}: {tool:12s} {n:7,d} URLs {wall:7.1f} s", flush=True)
     print(f"\n{'tool':12s} {'wall ' + str(small):>12s} {'wall ' + str(big):>12s} {'ms/img after start-up':>22s}")
     per = {}
-    for tool in ("artface", "img2dataset"):
+    for tool in tools:
         a, b = statistics.median(walls[(tool, small)]), statistics.median(walls[(tool, big)])
         per[tool] = 1000 * (b - a) / (big - small)
         print(f"{tool:12s} {a:12.1f} {b:12.1f} {per[tool]:22.2f}")
     print(f"artface / img2dataset per image after start-up: {per['artface'] / per['img2dataset']:.2f}x; "
           f"at {big:,} URLs: {statistics.median(walls[('artface', big)]) / statistics.median(walls[('img2dataset', big)]):.2f}x")
+    if args.baseline_tree:
+        print(f"baseline / img2dataset per image after start-up: {per['baseline'] / per['img2dataset']:.2f}x")
     server.stop()
 
 
