@@ -87,6 +87,9 @@ def opted_out(values: list[str]) -> str | None:
     return None
 
 
+HOST_CHECK_TTL = 60.0  # seconds a host's private-address check holds
+
+
 class _Refused(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -116,6 +119,7 @@ class Fetcher:
         allow = self.config.allow_private_hosts
         self.allow_private = private_hosts_allowed() if allow is None else allow
         self.cache = DiskCache(self.config.cache_dir) if self.config.cache_dir is not None else None
+        self._hosts: dict[str, tuple[float, str | None]] = {}  # host -> (until when, private address or None)
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.config.timeout),
@@ -131,10 +135,19 @@ class Fetcher:
         if request.url.scheme not in ("http", "https"):
             raise _Refused("redirect_refused", f"redirect to a {request.url.scheme}: URL")
         if not self.allow_private:
-            addr = _private_address(request.url.host)
+            addr = self._host_address(request.url.host)
             if addr is not None:
                 raise _Refused("redirect_refused", f"{request.url.host} is a loopback/private address ({addr}); "
                                                    "set ARTFACE_ALLOW_PRIVATE_HOSTS=1 to allow it")
+
+    def _host_address(self, host: str) -> str | None:
+        """``_private_address`` of ``host``, resolved once a minute, not once a request: a million
+        images from one IIIF server are not a million DNS lookups."""
+        now = time.monotonic()
+        known = self._hosts.get(host)
+        if known is None or known[0] < now:
+            known = self._hosts[host] = (now + HOST_CHECK_TTL, _private_address(host))
+        return known[1]
 
     def close(self) -> None:
         self.client.close()

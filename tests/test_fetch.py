@@ -1,4 +1,6 @@
 """The fetch stage against a real HTTP server on 127.0.0.1 (no mocks)."""
+import socket
+
 import pytest
 
 from artface.fetch import Fetcher, FetchConfig
@@ -118,6 +120,13 @@ def test_private_addresses_refused_unless_allowed(http_server, tmp_path, monkeyp
     assert http_server.hits("/local.jpg") == 0, "no request was sent"
     with Fetcher(FetchConfig(retries=0, allow_private_hosts=True)) as allowing:
         assert allowing.fetch(url).ok
+    lookups = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: lookups.append(a[0]) or real(*a, **k))
+    by_name = url.replace("127.0.0.1", "localhost")
+    with Fetcher(FetchConfig(retries=0)) as strict:
+        assert [strict.fetch(f"{by_name}?{i}").status for i in range(5)] == ["redirect_refused"] * 5
+    assert lookups.count("localhost") == 1, "a host is checked once a minute, not once a request"
 
 
 def test_artists_opt_out_is_honoured_by_default(http_server, tmp_path):
