@@ -4,7 +4,11 @@ KaoKore-style records (256 px face crops, as KaoKore serves them) from a local H
 256 px (`aligned`, cascade + face mesh). Each engine runs in its own process with its own caches,
 so nothing is shared; the local build is the baseline measured in the same run. Figures: img/s,
 start-up (for Ray: ray.init + actor start until the first row), and the peak RSS of the process
-tree (driver + Ray workers), sampled every 0.5 s.
+tree (driver + Ray workers), sampled every 0.5 s. Engines: ``local``, ``local2`` (``--num-proc 2``),
+``ray``; ``--baseline-tree DIR`` runs the local engines on another checkout too, interleaved.
+
+    python benchmarks/bench_engine.py -n 1000 3000
+    python benchmarks/bench_engine.py -n 600 --engines local,local2 --baseline-tree /tmp/old
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ if args["engine"] == "ray":
     rep = b.build(engine="ray").build.report
 else:
     t_init = 0.0
-    rep = b.build().build.report
+    rep = b.build(num_proc=2 if args["engine"] == "local2" else None).build.report
 dt = time.perf_counter() - t0
 print("RESULT" + json.dumps({"written": rep["written"], "seconds": dt, "init": t_init}))
 """
@@ -68,10 +72,11 @@ def session_rss(sid: int) -> int:
     return total
 
 
-def run(engine: str, src: str, tmp: Path) -> dict:
-    env = dict(os.environ, ARTFACE_CACHE=str(tmp / f"cache-{engine}"), ARTFACE_OUT=str(tmp / f"out-{engine}"),
-               ARTFACE_ALLOW_PRIVATE_HOSTS="1")
-    arg = json.dumps({"engine": engine, "src": src, "hf": str(tmp / f"hf-{engine}")})
+def run(engine: str, src: str, tmp: Path, tree: Path | None = None) -> dict:
+    tag = f"{engine}-{'base' if tree else 'this'}"
+    env = dict(os.environ, ARTFACE_CACHE=str(tmp / f"cache-{tag}"), ARTFACE_OUT=str(tmp / f"out-{tag}"),
+               ARTFACE_ALLOW_PRIVATE_HOSTS="1", **({"PYTHONPATH": str(tree)} if tree else {}))
+    arg = json.dumps({"engine": engine, "src": src, "hf": str(tmp / f"hf-{tag}")})
     proc = subprocess.Popen([sys.executable, "-c", CHILD, arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
     peak = 0
@@ -85,20 +90,26 @@ def run(engine: str, src: str, tmp: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, nargs="+", default=[1000, 5000])
+    ap.add_argument("--engines", default="local,ray", help="of local, local2 (--num-proc 2), ray; the first is the baseline")
+    ap.add_argument("--baseline-tree", type=Path, default=None, help="another checkout: its local engines run too")
     args = ap.parse_args()
+    engines = args.engines.split(",")
+    runs = [(e, None) for e in engines] + [(e, args.baseline_tree) for e in engines if args.baseline_tree and e != "ray"]
     print(f"cpu cores: {os.cpu_count()}; aligned 256 px, cascade + face_mesh, images from a local HTTP server")
     for n in args.n:
         server, src = serve(n)
         with tempfile.TemporaryDirectory() as tmp:
-            local = run("local", src, Path(tmp))
-            ray = run("ray", src, Path(tmp))
+            results = {(e, t): run(e, src, Path(tmp), t) for e, t in runs}
         server.stop()
-        lr, rr = local["written"] / local["seconds"], ray["written"] / ray["seconds"]
-        print(f"N={n}: local {lr:6.1f} img/s ({local['seconds']:.1f} s, peak RSS {local['rss'] / 2**20:.0f} MiB)  |  "
-              f"ray {rr:6.1f} img/s = {rr / lr:.2f}x ({ray['seconds']:.1f} s, ray.init {ray['init']:.1f} s, "
-              f"peak RSS of driver + workers {ray['rss'] / 2**20:.0f} MiB)")
+        first = results[runs[0]]
+        base_rate = first["written"] / first["seconds"]
+        for (engine, tree), r in results.items():
+            rate = r["written"] / r["seconds"]
+            init = f", ray.init {r['init']:.1f} s" if engine == "ray" else ""
+            print(f"N={n} {engine:6s} {'baseline' if tree else 'this':8s} {rate:6.1f} img/s = {rate / base_rate:.2f}x "
+                  f"({r['seconds']:.1f} s{init}, peak RSS of the process tree {r['rss'] / 2**20:.0f} MiB)", flush=True)
 
 
 if __name__ == "__main__":

@@ -243,8 +243,8 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         "fetch_timeout": "seconds without progress before a download fails (4x in total) [run setting]",
         "fetch_retries": "extra attempts for retryable failures (429, 5xx, timeouts) [run setting]",
         "concurrency": "parallel downloads [run setting]",
-        "workers": "parallel detect/align threads [run setting]",
-        "threads": "ONNX threads per detector session (default: cores / workers) [run setting]",
+        "workers": "parallel detect/align threads per process [run setting]",
+        "threads": "ONNX threads per detector session (default: cores / (workers x --num-proc processes)) [run setting]",
         "kind": "what the config holds: urls | detected (points found by the detector, no pixels) | original | aligned",
     }
 
@@ -493,7 +493,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                                       cache_dir=cache_root() / "fetch", respect_optout=c.respect_optout))
         self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
                                  RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels,
-                                            retry_failed=self._retry_failed))
+                                            retry_failed=self._retry_failed, processes=self._num_proc))
         return self.pipeline
 
     def make_row(self, rec: Record, out: Outcome | None = None) -> dict:
