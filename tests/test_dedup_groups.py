@@ -35,3 +35,27 @@ def test_groups_equal_the_exact_all_pairs_search():
     i, j, _ = pairs_within(h)
     exact = groups(len(h), i, j)
     assert _partition(near_duplicates(h)[3]) == _partition(exact)
+
+
+def test_the_tiled_search_finds_exactly_the_pairs_of_a_plain_all_pairs_loop():
+    """Tiles and threads change nothing: the same pairs, distances and order as a plain loop over all
+    pairs, with pairs planted at the threshold, one over it, mirrored, and across tile edges."""
+    rng = np.random.default_rng(2)
+    h = rng.integers(0, 2**63, size=(700, 4), dtype=np.uint64)
+    bits = lambda k: np.uint64((1 << k) - 1)  # noqa: E731
+    for a, b, k in [(3, 650, 32), (10, 11, 33), (255, 256, 20), (99, 600, 0), (400, 401, 31)]:
+        h[b, 0], h[b, 1] = h[a, 0] ^ bits(min(k, 40)), h[a, 1] ^ (bits(k - 40) if k > 40 else np.uint64(0))
+        h[b, 2], h[b, 3] = ~h[b, 0], ~h[b, 1]  # its mirror far from everything
+    h[123] = h[77][[2, 3, 0, 1]]  # a mirrored copy: its hashes are the mirror's and the mirror's are its own
+    pc = lambda x: bin(int(x)).count("1")  # noqa: E731
+    want = []
+    for i in range(len(h)):
+        for j in range(i + 1, len(h)):
+            d = min(pc(h[i, 0] ^ h[j, 0]) + pc(h[i, 1] ^ h[j, 1]), pc(h[i, 0] ^ h[j, 2]) + pc(h[i, 1] ^ h[j, 3]))
+            if d <= 32:
+                want.append((i, j, d))
+    for block, cols, workers in [(256, 4096, None), (64, 100, 3), (1, 7, 1)]:
+        i, j, d = pairs_within(h, 32, block=block, cols=cols, workers=workers)
+        assert list(zip(i.tolist(), j.tolist(), d.tolist())) == want
+    assert {(3, 650, 32), (255, 256, 20), (99, 600, 0), (400, 401, 31), (77, 123, 0)} <= set(want)
+    assert not any((a, b) == (10, 11) for a, b, _ in want)
