@@ -4,8 +4,9 @@ A reader yields ``Record``s one by one; ``RecordSpool`` writes each (pickled) to
 only its offset (8 bytes) and its split's index. It is a read-only sequence: ``len``, iteration in
 record order, ``spool[i]``, and ``split_range(split, start, stop)`` for the shards ``datasets``
 hands to each writer process (a forked worker reopens the file by its path). The file is removed when
-the spool that made it is collected or the process exits; files of dead processes are removed by
-the next spool made in the same folder.
+the spool that made it is collected or the process exits; files of dead processes (spools, and
+the copies of downloaded metadata that ``Source.open_file`` keeps here) are removed by the next
+spool made in the same folder.
 """
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from pathlib import Path
 from .diskcache import pid_alive
 from .records import Record
 
-_NAME = re.compile(r"^records-(\d+)-[0-9a-f]+\.spool$")
+_NAME = re.compile(r"^(?:records|metadata)-(\d+)-[0-9a-z_]+\.(?:spool|tmp)$")  # spools, downloaded metadata
 
 
 def _remove_orphans(folder: Path) -> None:
-    for p in folder.glob("records-*.spool"):
+    for p in folder.glob("*-*-*"):
         m = _NAME.match(p.name)
         if m and not pid_alive(int(m[1])):
             p.unlink(missing_ok=True)

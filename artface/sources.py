@@ -245,8 +245,9 @@ class Source:
                 raise SourceError(f"{self.dataset}: cannot read {where}: {exc}") from None
         else:
             data = self.read_bytes(name, max_bytes)  # checked against the pins here
-            cache_root().mkdir(parents=True, exist_ok=True)
-            fd, path = tempfile.mkstemp(prefix="metadata-", dir=cache_root())
+            folder = cache_root() / "spool"  # beside the record spools: a dead process's copy is removed there
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, path = tempfile.mkstemp(prefix=f"metadata-{os.getpid()}-", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             del data

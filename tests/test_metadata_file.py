@@ -47,7 +47,7 @@ def test_a_downloaded_file_is_checked_and_removed_when_closed(tmp_path, http_ser
     src = locate("x", SourceSpec(files=("urls.txt",)), url.rsplit("/", 1)[0])
     with src.open_file("urls.txt") as f:
         assert [text for _, _, text in f.lines()] == ["一", "二", "三"]
-        copies = list(Path(os.environ["ARTFACE_CACHE"]).glob("metadata-*"))
+        copies = list((Path(os.environ["ARTFACE_CACHE"]) / "spool").glob(f"metadata-{os.getpid()}-*.tmp"))
         assert len(copies) == 1
     assert not copies[0].exists()
     assert src.upstream.files == [{"file": url, "size": len(body), "sha256": hashlib.sha256(body).hexdigest(), "pin": None}]
