@@ -17,19 +17,24 @@ def atomic_write(path: Path, data: bytes) -> None:
     no random name is searched for; the folder is made only when it is missing (a hot path: several
     files per record)."""
     tmp = f"{path.parent}/.{path.name}.{os.getpid()}-{threading.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, flags, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, flags, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write_new(tmp, data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_new(path: str | Path, data: bytes) -> None:
+    """Create or truncate ``path`` and write ``data``; its folder is made only when missing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def pid_alive(pid: int) -> bool:
@@ -92,15 +97,7 @@ class DiskCache:
         if not self._marked:
             mark(self.root)
             self._marked = True
-        path = self.path(key, suffix)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write_new(self.path(key, suffix), data)
 
     def delete(self, key: str, suffix: str = "") -> None:
         self.path(key, suffix).unlink(missing_ok=True)
