@@ -125,7 +125,8 @@ class FaceMeshLandmarker:
     contours), nose tip, mouth corners. Two passes, as MediaPipe tracks faces: a crop around the
     detected box (eyes level, ``scale`` x its long side), then one around the first mesh. The crop
     decides the accuracy: measured in benchmarks/bench_detect.py (scale 1.25 and a second pass were
-    best). ``face.extra["mesh468"]`` keeps all points in source pixels."""
+    best). ``face.extra["mesh468"]`` keeps all points in source pixels, ``mesh468_depth`` their depth
+    (the model's relative z, in source pixels: larger is farther)."""
 
     name = "face_mesh"
 
@@ -135,7 +136,7 @@ class FaceMeshLandmarker:
         self.model_sha256 = self.runner.model_sha256
         self.scale, self.passes = scale, passes
 
-    def _mesh(self, rgb: np.ndarray, box: np.ndarray, eye_l: np.ndarray, eye_r: np.ndarray) -> tuple[np.ndarray, float]:
+    def _mesh(self, rgb: np.ndarray, box: np.ndarray, eye_l: np.ndarray, eye_r: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         angle = math.degrees(math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))
         centre = (box[:2] + box[2:]) / 2
         side = self.scale * max(box[2] - box[0], box[3] - box[1])
@@ -143,18 +144,18 @@ class FaceMeshLandmarker:
         m[:, 2] += 96.0 - centre  # the face centre to the crop centre
         crop = cv2.warpAffine(rgb, m, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         outs = self.runner((crop.astype(np.float32) / 255.0)[None])
-        mesh = next(o for o in outs if o.size == 1404).reshape(468, 3)[:, :2].astype(np.float64)
+        mesh = next(o for o in outs if o.size == 1404).reshape(468, 3).astype(np.float64)
         flag = float(next(o for o in outs if o.size == 1).ravel()[0])
         inv = cv2.invertAffineTransform(m)
-        return mesh @ inv[:, :2].T + inv[:, 2], flag
+        return mesh[:, :2] @ inv[:, :2].T + inv[:, 2], mesh[:, 2] * side / 192.0, flag
 
     def __call__(self, rgb: np.ndarray, face: Face) -> Face:
         box, eye_l, eye_r = face.bbox, face.kps5[0], face.kps5[1]
         for _ in range(self.passes):
-            pts, flag = self._mesh(rgb, box, eye_l, eye_r)
+            pts, depth, flag = self._mesh(rgb, box, eye_l, eye_r)
             box = np.concatenate([pts.min(0), pts.max(0)])
             eye_l, eye_r = mesh_eyes(pts)
         face.kps5 = kps5_from_mesh(pts)
-        face.extra.update(mesh468=pts, mesh_score=1.0 / (1.0 + math.exp(-flag)), landmarks=self.name,
-                          landmarks_sha256=self.model_sha256)
+        face.extra.update(mesh468=pts, mesh468_depth=depth, mesh_score=1.0 / (1.0 + math.exp(-flag)),
+                          landmarks=self.name, landmarks_sha256=self.model_sha256)
         return face

@@ -11,6 +11,10 @@ at 640, never upscaled, one view).
 Landmark shift: faces aligned (FFHQ recipe, 1024) from dlib's 68 points, as MetFaces and FFHQ
 were, are aligned again from each method's points; the shift is the mean distance between the
 new quad's corners and the ideal one, in % of the image width (issue 13 aims under 1%).
+
+Faces turned in depth (three-quarter views): the photo warped onto its own face mesh turned by
+-45..60 degrees (``artface.testing.images.turned_astronaut``); found or not, point shift from the
+turned mesh's points, and the yaw column's estimate.
 """
 from __future__ import annotations
 
@@ -158,9 +162,49 @@ def bench_landmarks() -> None:
               f"{ms:6.1f} ms/face")
 
 
+def true_shift(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean corner distance between the FFHQ quads of found and true points, in % of the true quad's side."""
+    q1, _ = face_quad(np.asarray(found, float))
+    q0, _ = face_quad(np.asarray(truth, float))
+    return float(np.mean(np.linalg.norm(q1 - q0, axis=1)) / np.linalg.norm(q0[3] - q0[0]) * 100)
+
+
+def bench_turned() -> None:
+    """Faces turned in depth (``turned_astronaut``: the photo warped onto its own turned face mesh;
+    credible to ~30 degrees, crude beyond): found or not, the points' FFHQ-quad shift from the
+    turned mesh's points, and the yaw column's estimate, per detector path."""
+    from artface.quality import point_measures
+    from artface.testing.images import turned_astronaut
+
+    mesh = make_landmarker("face_mesh")
+    paths = {
+        "retinaface 5 pts": (make_detector("retinaface_mnet025"), None),
+        "blazeface": (make_detector("blazeface_short"), None),
+        "cascade + face_mesh (configs)": (make_detector("cascade"), mesh),
+    }
+    yaws = (-45, -30, -15, 0, 15, 30, 45, 60)
+    cases = {y: turned_astronaut(y) for y in yaws}
+    print("faces turned in depth by -45..60 degrees: point shift (% of the quad side) from the turned mesh's points, "
+          "and the yaw column's estimate")
+    for name, (det, lmk) in paths.items():
+        cells = []
+        for y, (im, truth) in cases.items():
+            faces = det.detect(im)
+            if not faces:
+                cells.append(f"{y:+d}: missed")
+                continue
+            face = lmk(im, faces[0]) if lmk else faces[0]
+            est = point_measures(face.kps5.tolist(), None)["yaw"]
+            cells.append(f"{y:+d}: {true_shift(face.kps5, truth):4.1f}% yaw {est:+4.0f}")
+        print(f"  {name:30s} " + " | ".join(cells))
+    print("  the yaw estimate of the true points (2-D: saturates past ~40): " + " | ".join(f"{y:+d}: {point_measures(t.tolist(), None)['yaw']:+4.0f}"
+                                                  for y, (_, t) in cases.items()))
+
+
 if __name__ == "__main__":
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     bench_detection()
     bench_landmarks()
+    bench_turned()

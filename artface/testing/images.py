@@ -1,6 +1,7 @@
 """Fixture images made from the real face photo that scikit-image ships."""
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -107,3 +108,54 @@ def half_hidden(im: Image.Image) -> Image.Image:
 
 ART_STYLES = {"photo": lambda x: x.convert("RGB"), "sepia": sepia, "line": line_art, "flat": flat_paint,
               "profile": half_hidden}
+
+
+@functools.lru_cache(maxsize=1)
+def _astronaut_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut's face mesh (468 points, source pixels) and its depth, found once."""
+    from skimage import data
+
+    from artface_align.detect import make_detector
+    from artface_align.landmarks import make_landmarker
+
+    rgb = data.astronaut()
+    face = make_landmarker("face_mesh")(rgb, make_detector("cascade").detect(rgb)[0])
+    return face.extra["mesh468"], face.extra["mesh468_depth"]
+
+
+def turned_astronaut(yaw: float) -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut photo with her face turned ``yaw`` degrees about the vertical axis (positive:
+    her nose towards the viewer's right), and her 5 key points in it. Her face mesh is turned in 3-D
+    and the photo warped piecewise-affinely onto the turned mesh (points hidden by nearer ones do not
+    steer it; hair and background stay): a stand-in for three-quarter views, credible up to ~30
+    degrees, crude beyond. The points are the turned mesh's (``kps5_from_mesh``)."""
+    from skimage import data
+    from skimage.transform import PiecewiseAffineTransform, warp
+
+    from artface_align.points import kps5_from_mesh
+
+    rgb = data.astronaut()
+    mesh, depth = _astronaut_mesh()
+    pts = np.column_stack([mesh, depth])
+    centre = pts.mean(0)
+    t = np.radians(-yaw)
+    q = pts - centre
+    x = q[:, 0] * np.cos(t) + q[:, 2] * np.sin(t)
+    z = -q[:, 0] * np.sin(t) + q[:, 2] * np.cos(t)
+    turned = np.column_stack([x + centre[0], q[:, 1] + centre[1]])
+    size = float(np.ptp(turned, axis=0).max())
+    near = ((turned[:, None, :] - turned[None, :, :]) ** 2).sum(-1) < (0.03 * size) ** 2
+    hidden = (near & (z[None, :] < z[:, None] - 0.02 * size)).any(1)  # a nearer point covers it
+    radius = 1.9 * float(np.abs(mesh - mesh.mean(0)).max())
+    ring = np.array([[centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)]
+                     for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)])
+    h, w = rgb.shape[:2]
+    border = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [w / 2, 0], [w / 2, h - 1], [0, h / 2], [w - 1, h / 2]])
+    dst, src = np.vstack([turned[~hidden], ring, border]), np.vstack([mesh[~hidden], ring, border])  # output -> input
+    if hasattr(PiecewiseAffineTransform, "from_estimate"):  # scikit-image >= 0.26
+        tf = PiecewiseAffineTransform.from_estimate(dst, src)
+    else:
+        tf = PiecewiseAffineTransform()
+        tf.estimate(dst, src)
+    out = warp(rgb, tf, output_shape=(h, w), preserve_range=True).astype(np.uint8)
+    return out, kps5_from_mesh(turned)
