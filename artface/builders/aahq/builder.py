@@ -46,36 +46,52 @@ def check_item(key: str, item: object, name: str) -> dict:
     return item
 
 
+MAX_DEPTH = 16  # an AAHQ record nests 3 deep (record, landmarks, point); deeper is hostile
+
+
 def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
-    """(aligned name, record) pairs of the JSON object, streamed (ijson): a million records are never
-    one parsed object. What the streaming parser cannot read (a BOM, NaN, a syntax error) is read
-    again whole by ``parse_json``, whose errors name the line and column, and the records not yet
-    given are given from there. A key given twice, at any depth, is an error, as in ``parse_json``
-    (a repeated key inside a record is named by ``parse_json`` too)."""
+    """(aligned name, record) pairs of the JSON object, streamed (ijson's parser events, built into
+    one record at a time): a million records are never one parsed object. Nesting deeper than
+    ``MAX_DEPTH`` is refused (a few kB of brackets would otherwise cost gigabytes). What the streaming
+    parser cannot read (a BOM, NaN, a syntax error) is read again whole by ``parse_json``, whose errors
+    name the line and column, and the records not yet given are given from there. A key given twice,
+    at any depth, is an error, as in ``parse_json``."""
     import ijson
 
     name = f.where
+    record: list[str] = [""]
 
-    repeated: list[str] = []
-
-    class Unique(dict):  # notes a repeated key; raising inside ijson's C parser is not safe
+    class Unique(dict):
         def __setitem__(self, key, value) -> None:
             if key in self:
-                repeated.append(key)
+                raise MetadataError(f"{name} record {record[0]!r}: duplicate key {key!r}")
             super().__setitem__(key, value)
 
-    keys, given = SeenIds(), 0
+    keys, given, depth = SeenIds(), 0, 0
     try:
-        if f.stream().read(64).lstrip()[:1] != b"{":
+        events = ijson.basic_parse(f.stream(), use_float=True)
+        first = next(events, (None, None))[0]
+        if first != "start_map":
             raise ijson.JSONError("not an object")
-        for key, item in ijson.kvitems(f.stream(), "", map_type=Unique, use_float=True):
-            if repeated:  # parse_json names it
-                raise ijson.JSONError(f"duplicate key {repeated[0]!r}")
-            keys.add(key)
-            yield key, check_item(key, item, name)
-            given += 1
-        if repeated:
-            raise ijson.JSONError(f"duplicate key {repeated[0]!r}")
+        builder = None
+        for event, value in events:
+            if depth == 0:
+                if event == "map_key":
+                    record[0], builder = value, ijson.ObjectBuilder(map_type=Unique)
+                    continue
+                if event == "end_map":
+                    for _ in events:  # anything after the object is an error (parse_json names it)
+                        pass
+                    break
+            depth += event in ("start_map", "start_array")
+            depth -= event in ("end_map", "end_array")
+            if depth > MAX_DEPTH:
+                raise MetadataError(f"{name} record {record[0]!r}: nested more than {MAX_DEPTH} deep")
+            builder.event(event, value)  # type: ignore[union-attr]
+            if depth == 0:  # the record's value is complete
+                keys.add(record[0])
+                yield record[0], check_item(record[0], builder.value, name)  # type: ignore[union-attr]
+                given += 1
     except ijson.JSONError:
         data = parse_json(f.text(), name)
         if not isinstance(data, dict):
@@ -86,7 +102,7 @@ def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
         return
     twice = keys.repeated()
     if twice is not None:  # named by reading the keys again: an error, not the common case
-        key = next(k for k, _ in ijson.kvitems(f.stream(), "") if SeenIds.digest(k) == twice)
+        key = next(v for e, v in ijson.basic_parse(f.stream()) if e == "map_key" and SeenIds.digest(v) == twice)
         raise MetadataError(f"{name}: duplicate key {key!r}")
 
 

@@ -127,9 +127,18 @@ def test_the_json_is_streamed_and_what_the_stream_cannot_read_is_read_whole(tmp_
     assert aahq_ids(tmp_path, "\ufeff" + aahq_text(5)) == plain
     with pytest.raises(MetadataError, match=r"AAHQ-dataset.json line 5 column \d+: invalid JSON"):
         aahq_ids(tmp_path, aahq_text(6, {3: '"00003.png": {"image_url" "x"}'}))
-    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: duplicate key 'eye_left'"):
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json record '00001.png': duplicate key 'eye_left'"):
         aahq_ids(tmp_path, aahq_text(3, {1: '"00001.png": {"image_url": "u", "landmarks": {"eye_left": [1, 2], "eye_left": [1, 2]}}'}))
     with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: duplicate key '00001.png'"):
         aahq_ids(tmp_path, aahq_text(4, {3: aahq_row(1)}))
     with pytest.raises(MetadataError, match=r"AAHQ-dataset.json: must be an object keyed by aligned file name, got list"):
         aahq_ids(tmp_path, "[1, 2]")
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json line 7 column 1: invalid JSON \(Extra data\)"):
+        aahq_ids(tmp_path, aahq_text(4) + "\n{}")
+
+
+def test_brackets_nested_without_end_are_refused_in_a_moment(tmp_path):
+    """400 kB of nested brackets: a streaming parser that keeps a path per level needs ~24 GB for it
+    (ijson's kvitems did; the machine killed the process). Refused at the 17th level instead."""
+    with pytest.raises(MetadataError, match=r"AAHQ-dataset.json record 'a.png': nested more than 16 deep"):
+        aahq_ids(tmp_path, '{"a.png": ' + "[" * 200_000 + "]" * 200_000 + "}")
