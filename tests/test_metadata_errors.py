@@ -64,6 +64,7 @@ def kaokore_copy(tmp_path: Path, **replace: bytes) -> Path:
     ("labels_csv", b"image,gender,status,set\n00000001.jpg,male,0,train\n", r"labels.csv line 2: gender/status must be integers"),
     ("labels_csv", b"image,gender,status,set\n00000001.jpg,0,0,\"" + b"x" * (2 << 20) + b"\"\n", r"labels.csv line \d+: field larger than field limit"),
     ("original_tags_txt", b"00000001.jpg:a=b\nno colon here\n", r"original_tags.txt line 2: no ':' after the image name"),
+    ("labels_csv", b"image,gender,status,set\n" + b"1" * 9000 + b".jpg,0,0,train\n", r"labels.csv names 1 image\(s\) not in urls.txt"),
 ])
 def test_kaokore_errors_name_file_and_line(tmp_path, file, data, expect):
     root = kaokore_copy(tmp_path, **{file: data})
