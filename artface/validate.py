@@ -59,15 +59,18 @@ def validate(dest: str, revision: str | None = None) -> list[str]:
                 continue
             rows = 0
             for rel in matched:
-                with fs.open(f"{root}/{rel}", "rb") as fh:
-                    pf = pq.ParquetFile(fh)
+                # Arrow reads a Python file object on the calling thread only (no pre-buffering, no
+                # threads) and lets go of it here: an Arrow thread still inside a Python read when the
+                # interpreter exits aborts the process ("terminate called without an active
+                # exception", apache/arrow#34314), after the report was printed
+                with fs.open(f"{root}/{rel}", "rb") as fh, pq.ParquetFile(fh, pre_buffer=False) as pf:
                     got = datasets.Features.from_arrow_schema(pf.schema_arrow)
                     if got != info.features:
                         diff = sorted(set(got) ^ set(info.features)) or [k for k in got if got[k] != info.features.get(k)]
                         problems.append(f"{rel}: parquet schema differs from dataset_info features ({diff})")
                     rows += pf.metadata.num_rows
                     if "image" not in got and "image_url" in got:  # URL-only: every row must name its image
-                        missing = pf.read(columns=["image_url"]).column(0).null_count
+                        missing = pf.read(columns=["image_url"], use_threads=False).column(0).null_count
                         if missing:
                             problems.append(f"{rel}: URL-only, but {missing} of {pf.metadata.num_rows} rows have no image_url")
                     md = pf.metadata

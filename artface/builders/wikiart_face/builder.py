@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, ImageFilter
 
@@ -263,7 +264,7 @@ class WikiArtFace(ArtfaceBuilder):
         for f in files:
             where = src.where(f)
             try:
-                table = pq.read_table(io.BytesIO(src.read_bytes(f, max_bytes=8 * 2**30)))
+                table = pq.read_table(pa.BufferReader(src.read_bytes(f, max_bytes=8 * 2**30)))  # no Python file in Arrow's threads
             except (OSError, ValueError) as exc:
                 raise MetadataError(f"{where}: not a readable parquet file ({exc})") from None
             for n, row in enumerate(table.to_pylist()):
