@@ -17,6 +17,7 @@ import io
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,6 @@ def pairs_within(h: np.ndarray, threshold: int = THRESHOLD, block: int = 256, co
         i, j, dist = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
         order = np.lexsort((j, i))
         return i[order], j[order], dist[order]
-
-    from concurrent.futures import ThreadPoolExecutor
 
     starts = range(0, n, block)
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:

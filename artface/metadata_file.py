@@ -93,9 +93,9 @@ class MetadataFile:
             yield number, offset, self._decode(raw, number, offset)
             offset += len(raw)
 
-    def line_at(self, offset: int, number: int = 0) -> str:
-        """The line starting at byte ``offset`` (from ``lines``), read again (pread: the position that
-        ``lines`` iterates from is not moved)."""
+    def line_at(self, offset: int) -> str:
+        """The line starting at byte ``offset`` (from ``lines``, which already decoded it once), read
+        again (pread: the position that ``lines`` iterates from is not moved)."""
         fd, parts, pos = self._f.fileno(), [], offset
         while True:
             chunk = os.pread(fd, 1 << 16, pos)
@@ -105,4 +105,4 @@ class MetadataFile:
                 break
             parts.append(chunk)
             pos += len(chunk)
-        return self._decode(b"".join(parts), number, offset)
+        return self._decode(b"".join(parts), 0, offset)

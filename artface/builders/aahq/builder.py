@@ -30,8 +30,9 @@ def raw_name(url: str) -> str:
     return "_".join(PurePosixPath(urlsplit(url).path).parts[-5:])
 
 
-def check_item(key: str, item: object, name: str) -> dict:
-    """One record of the JSON, checked: wrong types, missing fields and bad points name the record."""
+def check_item(key: str, item: object, name: str) -> tuple[dict, list[list[float]]]:
+    """One record of the JSON, checked, and its 4 points: wrong types, missing fields and bad points
+    name the record."""
     where = f"{name} record {key!r}"
     if not isinstance(item, dict):
         raise MetadataError(f"{where}: expected an object, got {type(item).__name__}")
@@ -42,15 +43,14 @@ def check_item(key: str, item: object, name: str) -> dict:
         raise MetadataError(f"{where}: missing {missing}")
     if not isinstance(item["image_url"], str):
         raise MetadataError(f"{where}: image_url must be a string")
-    point_pairs([lm[p] for p in POINTS], 4, f"{where} landmarks")
-    return item
+    return item, point_pairs([lm[p] for p in POINTS], 4, f"{where} landmarks")
 
 
 MAX_DEPTH = 16  # an AAHQ record nests 3 deep (record, landmarks, point); deeper is hostile
 
 
-def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
-    """(aligned name, record) pairs of the JSON object, streamed (ijson's parser events, built into
+def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict, list[list[float]]]]:
+    """(aligned name, record, its 4 points) of the JSON object, streamed (ijson's parser events, built into
     one record at a time): a million records are never one parsed object. Nesting deeper than
     ``MAX_DEPTH`` is refused (a few kB of brackets would otherwise cost gigabytes). What the streaming
     parser cannot read (a BOM, NaN, a syntax error) is read again whole by ``parse_json``, whose errors
@@ -58,13 +58,12 @@ def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
     at any depth, is an error, as in ``parse_json``."""
     import ijson
 
-    name = f.where
-    record: list[str] = [""]
+    name, record = f.where, ""
 
     class Unique(dict):
         def __setitem__(self, key, value) -> None:
             if key in self:
-                raise MetadataError(f"{name} record {record[0]!r}: duplicate key {key!r}")
+                raise MetadataError(f"{name} record {record!r}: duplicate key {key!r}")
             super().__setitem__(key, value)
 
     keys, given, depth = SeenIds(), 0, 0
@@ -77,7 +76,7 @@ def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
         for event, value in events:
             if depth == 0:
                 if event == "map_key":
-                    record[0], builder = value, ijson.ObjectBuilder(map_type=Unique)
+                    record, builder = value, ijson.ObjectBuilder(map_type=Unique)
                     continue
                 if event == "end_map":
                     for _ in events:  # anything after the object is an error (parse_json names it)
@@ -86,11 +85,11 @@ def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
             depth += event in ("start_map", "start_array")
             depth -= event in ("end_map", "end_array")
             if depth > MAX_DEPTH:
-                raise MetadataError(f"{name} record {record[0]!r}: nested more than {MAX_DEPTH} deep")
+                raise MetadataError(f"{name} record {record!r}: nested more than {MAX_DEPTH} deep")
             builder.event(event, value)  # type: ignore[union-attr]
             if depth == 0:  # the record's value is complete
-                keys.add(record[0])
-                yield record[0], check_item(record[0], builder.value, name)  # type: ignore[union-attr]
+                keys.add(record)
+                yield record, *check_item(record, builder.value, name)  # type: ignore[union-attr]
                 given += 1
     except ijson.JSONError:
         data = parse_json(f.text(), name)
@@ -98,7 +97,7 @@ def parse_aahq(f: MetadataFile) -> Iterator[tuple[str, dict]]:
             raise MetadataError(f"{name}: must be an object keyed by aligned file name, got {type(data).__name__}") from None
         for n, (key, item) in enumerate(data.items()):
             if n >= given:
-                yield key, check_item(key, item, name)
+                yield key, *check_item(key, item, name)
         return
     twice = keys.repeated()
     if twice is not None:  # named by reading the keys again: an error, not the common case
@@ -147,10 +146,8 @@ class AAHQ(ArtfaceBuilder):
         with src.open_file(src.named or "AAHQ-dataset.json") as f:
             yield from self._from_items(parse_aahq(f))
 
-    def _from_items(self, items: Iterator[tuple[str, dict]]) -> Iterator[Record]:
-        for key, item in items:
-            lm = item["landmarks"]
-            points = point_pairs([lm[p] for p in POINTS], 4, key)
+    def _from_items(self, items: Iterator[tuple[str, dict, list[list[float]]]]) -> Iterator[Record]:
+        for key, item, points in items:
             yield Record(
                 id=PurePosixPath(key).stem,
                 split="train",

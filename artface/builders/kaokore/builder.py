@@ -269,9 +269,9 @@ class KaoKore(ArtfaceBuilder):
         """The KaoKore version a config holds: ids and labels differ between versions."""
         return {"KaoKore version": f"v{self.config.dataset_version}"}
 
-    def _metadata(self) -> tuple[Callable[[str], MetadataFile], str]:
+    def _metadata(self) -> Callable[[str], MetadataFile]:
         """An opener of the chosen version's metadata files (in its upstream folder under the source,
-        or directly in the source folder), read line by line, and where they are."""
+        or directly in the source folder), read line by line."""
         c = self.config
         if c.dataset_version not in VERSION_DIRS:
             raise MetadataError(f"kaokore dataset_version must be one of {sorted(VERSION_DIRS)}, got {c.dataset_version!r}")
@@ -292,12 +292,12 @@ class KaoKore(ArtfaceBuilder):
             except SourceError as exc:
                 raise SourceError(f"kaokore v{c.dataset_version}: missing {name} in {meta.where()} ({exc})") from None
 
-        return open_file, meta.where()
+        return open_file
 
     def read_records(self) -> Iterator[Record]:
         """urls.txt streamed line by line, joined to labels.csv and original_tags.txt through per-line
         tables (11 bytes a record): memory does not hold the metadata, whatever the files' order."""
-        open_file, _ = self._metadata()
+        open_file = self._metadata()
         with open_file("urls.txt") as urls, open_file("labels.csv") as labels_file, \
                 open_file("original_tags.txt") as tags_file:
             gender, status, split = read_labels(labels_file, urls.line_count)
@@ -317,7 +317,7 @@ class KaoKore(ArtfaceBuilder):
             self.skipped["empty_line_unlabeled"] += 1  # a placeholder line: no image, no label
             return
         gender, status, split = label or (-1, -1, "unlabeled")
-        items = tag_items(tags_file.line_at(tag_offset).partition(":")[2] if tag_offset >= 0 else "")
+        items = tag_items(tag_line(tags_file.line_at(tag_offset), tags_file.where, 0)[1] if tag_offset >= 0 else "")
         t = structured_tags(items)
         g_en = GENDER[gender] if gender >= 0 else GENDER_EN.get(t["original_gender"] or "", "unknown")
         s_en = STATUS[status] if status >= 0 else STATUS_EN.get(t["original_status"] or "", "unknown")
