@@ -169,19 +169,18 @@ def _blend_padding_in_output(out: np.ndarray, m: np.ndarray, src: np.ndarray, pa
     mask = np.maximum(1.0 - np.minimum(xp / left, (W - 1 - xp) / right), 1.0 - np.minimum(yp / top, (H - 1 - yp) / bottom))
     up = lambda a: cv2.resize(a, (n * k, n * k), interpolation=cv2.INTER_LINEAR)[:work, :work]  # noqa: E731
     to_blur, to_median = up(np.clip(mask * 3.0 + 1.0, 0.0, 1.0)), up(np.clip(mask, 0.0, 1.0))
-    img = out.astype(np.float32)
-    img = cv2.blendLinear(img, _smooth_blur(out, 0.02 * work), 1.0 - to_blur, to_blur)
+    img = cv2.blendLinear(out.astype(np.float32), _smooth_blur(out, 0.02 * work), 1.0 - to_blur, to_blur)
     # the recipe's median is over the whole padded source: a 4x coarser reflect-padded copy of it
     coarse = np.pad(src[::4, ::4], ((top // 4, bottom // 4), (left // 4, right // 4), (0, 0)), "reflect")
-    median = np.median(coarse.reshape(-1, 3), axis=0)
-    img = cv2.blendLinear(img, np.broadcast_to(median.astype(np.float32), img.shape).copy(), 1.0 - to_median, to_median)
-    return np.uint8(np.clip(np.rint(img), 0, 255))
+    median = np.full(img.shape, np.median(coarse.reshape(-1, 3), axis=0), dtype=np.float32)
+    # convex blends of 0..255 stay in 0..255: one rounding, saturating conversion (as np.rint + clip)
+    return cv2.convertScaleAbs(cv2.blendLinear(img, median, 1.0 - to_median, to_median))
 
 
 def _smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """A wide Gaussian blur (float32): at a lower resolution and resized back when sigma is large
     (the result has nothing finer than sigma to lose), otherwise directly."""
-    k = int(sigma // 3)
+    k = int(sigma // 2)  # at sigma / k >= 2 the small image still holds the kernel's shape
     if k < 2:
         return cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     h, w = img.shape[:2]
@@ -272,10 +271,12 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
     padded = recipe.enable_padding and max(need) > pad_border - 4 and max(need) > 0
     pad = tuple(int(v) for v in np.maximum(need, int(np.rint(q_qsize * 0.3)))) if padded else (0, 0, 0, 0)
     if padded and blend_in_output:
-        m = _quad_matrix(q, work)
-        out = cv2.warpAffine(np.ascontiguousarray(roi), m, (work, work), flags=cv2.INTER_LINEAR,
+        out = cv2.warpAffine(np.ascontiguousarray(roi), _quad_matrix(q, work), (work, work), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT_101)  # np.pad's "reflect": the recipe's padding
-        out = _blend_padding_in_output(out, m, roi, pad, work)
+        if oversample > 1:  # the blend's masks and blur are smooth: blended after the area-averaging, on 1/4 the pixels
+            out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
+        return Aligned(Image.fromarray(_blend_padding_in_output(out, _quad_matrix(q, size), roi, pad, size), "RGB"),
+                       _quad_matrix(sampled, size), sampled)
     else:
         if padded:
             roi = _pad_blend(roi, pad, q_qsize, fast=True)

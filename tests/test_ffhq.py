@@ -103,6 +103,17 @@ def test_fast_mode_agrees_when_face_leaves_the_image(astronaut):
     assert psnr(ref, fast) > 32.0
 
 
+@pytest.mark.parametrize("side, source", [(150, 256), (190, 640), (230, 1024)])
+def test_fast_mode_agrees_on_face_filling_crops(side, source):
+    # KaoKore-like crops: the quad leaves the image on every side, so the blend runs; at 256 the fast
+    # warp blends after area-averaging its 2x oversampled warp (bench_align: 43.6 dB mean, 40.9 min)
+    from artface.testing.images import tight_crop
+
+    img = tight_crop(side, source)
+    pts = detect_faces(img)[0].kps5
+    assert psnr(align_face(img, pts, 256, warp="reference"), align_face(img, pts, 256, warp="fast")) > 38.0
+
+
 def test_68_point_input_aligns_like_its_4_points(astronaut):
     f = detect_faces(astronaut)[0]
     le, re, _, ml, mr = f.kps5
