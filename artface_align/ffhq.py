@@ -236,7 +236,7 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
 
     Small outputs warp at twice the size then area-average (closer to the reference's
     supersampling); from 512 px up one warp at output size is already within ~50 dB. Where the
-    quad leaves the image, the padding blend is computed at the working resolution
+    quad leaves the image, the padding blend is computed at the output resolution
     (``blend_in_output``; False: on the padded source crop, as before, for benchmarks).
     """
     if oversample is None:
@@ -257,8 +257,10 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
         raise ValueError("face quad lies entirely outside the image")
     roi = np.asarray(img.crop((x0, y0, x1, y1)))
     q = quad - [x0, y0]
-    # Pre-shrink so that the warp samples at about one input pixel per working pixel.
-    pre = min(1.0, work / qsize)
+    # Pre-shrink (area filter) to one input pixel per working pixel; with the 2x oversample, only beyond
+    # two: bilinear taps up to 2 px apart, then its area-averaging, lose nothing visible and skip a slow
+    # fractional INTER_AREA pass (bench_align: PSNR vs reference on the photo at 256 46.8 -> 49.0 dB).
+    pre = min(1.0, oversample * work / qsize)
     if pre < 1.0:
         rw, rh = max(1, round(roi.shape[1] * pre)), max(1, round(roi.shape[0] * pre))
         sx, sy = rw / roi.shape[1], rh / roi.shape[0]
