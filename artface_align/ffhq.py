@@ -272,21 +272,17 @@ def _align_fast(img: Image.Image, quad: np.ndarray, qsize: float, size: int, rec
     need = _pad_need(q, pad_border, roi.shape[1], roi.shape[0])
     padded = recipe.enable_padding and max(need) > pad_border - 4 and max(need) > 0
     pad = tuple(int(v) for v in np.maximum(need, int(np.rint(q_qsize * 0.3)))) if padded else (0, 0, 0, 0)
-    if padded and blend_in_output:
-        out = cv2.warpAffine(np.ascontiguousarray(roi), _quad_matrix(q, work), (work, work), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT_101)  # np.pad's "reflect": the recipe's padding
-        if oversample > 1:  # the blend's masks and blur are smooth: blended after the area-averaging, on 1/4 the pixels
-            out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
-        return Aligned(Image.fromarray(_blend_padding_in_output(out, _quad_matrix(q, size), roi, pad, size), "RGB"),
-                       _quad_matrix(sampled, size), sampled)
-    else:
-        if padded:
-            roi = _pad_blend(roi, pad, q_qsize, fast=True)
-            q = q + pad[:2]
-        m = _quad_matrix(q, work)
-        out = cv2.warpAffine(np.ascontiguousarray(roi), m, (work, work), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    blend_after = padded and blend_in_output
+    if padded and not blend_in_output:
+        roi = _pad_blend(roi, pad, q_qsize, fast=True)
+        q = q + pad[:2]
+    border = cv2.BORDER_REFLECT_101 if blend_after else cv2.BORDER_REFLECT  # 101 is np.pad's "reflect": the recipe's padding
+    out = cv2.warpAffine(np.ascontiguousarray(roi), _quad_matrix(q, work), (work, work), flags=cv2.INTER_LINEAR,
+                         borderMode=border)
     if oversample > 1:
         out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
+    if blend_after:  # the blend's masks and blur are smooth: made on the output grid, after the area-averaging
+        out = _blend_padding_in_output(out, _quad_matrix(q, size), roi, pad, size)
     return Aligned(Image.fromarray(out, "RGB"), _quad_matrix(sampled, size), sampled)
 
 
