@@ -8,12 +8,14 @@ writes the same layout)::
     artface_build.json             dataset, config, kind, option values, features, splits and files,
                                    what the rows were made from (records digest, member builds)
     artface_report.json            what the build did (``artface.report``)
+    row_keys/<split>.bin           which record each row was made from (``artface.row_keys``): the rows
+                                   hold the build's images, the work store keeps outcomes only
 
 ``Build.open(folder)`` reads it with no network and no builder run; publish, export, dedup, show,
 the union and ``artface cache`` take a ``Build``. ``run_build`` makes one: it decides what a re-run
 redoes (pending records and failures that ``failures.redo`` allows; nothing at all, and no request,
 when a finished build has nothing to redo), checks the set-up before the first record, writes the
-rows into a staging folder and swaps it in whole.
+rows into a staging folder, swaps it in whole and hands its images over from the work store.
 """
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ from functools import cached_property
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from .errors import ArtfaceError
 from .failures import redo
 from .kinds import Kind, kind as kind_of
 from .report import REPORT_NAME, read_report, write_report
+from .row_keys import RowKeys, RowKeysWriter
+from .store import WorkStore
 from .swap import remove_orphans, replace_dir
 
 BUILD_META = "artface_build.json"
@@ -70,6 +75,7 @@ class Build:
     folder: Path
     meta: dict
     report: dict = field(default_factory=dict)
+    _cells: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -152,11 +158,43 @@ class Build:
         """Every split with rows, in the build's split order."""
         return datasets.DatasetDict({s: self.dataset(s) for s in self.splits if self.num_rows(s)})
 
+    @cached_property
+    def row_keys(self) -> RowKeys:
+        """Which record each row was made from (``artface.row_keys``); splits without them find nothing."""
+        return RowKeys(self.folder, [s for s in self.meta.get("row_keys", []) if s in self.meta["splits"]])
+
+    def cell(self, split: str, row: int, column: str) -> tuple[str, bytes | None]:
+        """(id, the bytes of image column ``column``) of one row, read from the memory-mapped files."""
+        value = self._column(split, column).at(row)
+        return self._column(split, "id").at(row), (value or {}).get("bytes")
+
+    def _column(self, split: str, column: str) -> _Chunks:
+        if (split, column) not in self._cells:
+            self._cells[(split, column)] = _Chunks(self.dataset(split).data.table.column(column).chunks)
+        return self._cells[(split, column)]
+
+    @property
+    def image_columns(self) -> list[str]:
+        """The columns whose values are images (bytes a row holds)."""
+        return [n for n, f in self.features.items() if isinstance(f, datasets.Image)]
+
     # -- re-runs -----------------------------------------------------------------------------
     def to_redo(self, retry_failed: bool = False) -> int:
         """Records a re-run would work on: pending ones and failures the re-run policy redoes."""
         by_reason = self.report.get("failed_by_reason", {})
         return self.report.get("pending", 0) + sum(n for r, n in by_reason.items() if redo(r, retry_failed))
+
+
+class _Chunks:
+    """A memory-mapped column read one value at a time (a binary search over its chunks, not a scan)."""
+
+    def __init__(self, chunks: list) -> None:
+        self.chunks = chunks
+        self.starts = np.cumsum([0, *(len(c) for c in chunks)])
+
+    def at(self, row: int):
+        i = int(np.searchsorted(self.starts, row, side="right")) - 1
+        return self.chunks[i][row - int(self.starts[i])].as_py()
 
 
 # -- making a build ------------------------------------------------------------------------------
@@ -243,6 +281,8 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
     kept = builder.kept_failures(retry_failed)
     staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     fetches = kind_of(builder.config.kind).fetches
+    keys = RowKeysWriter() if fetches and members is None else None  # which record each row is: its images' home
+    written = keys.add if keys is not None else None
     t0 = time.perf_counter()
     try:
         # Ray runs the per-record work; a config that fetches nothing, or a union (its members' rows, read), is written here
@@ -251,17 +291,22 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
 
             outcomes = write_rows_ray(builder, staging, **engine_options)
             splits = _name_rows(staging, builder.DATASET_NAME)
-            report = builder.report(outcomes=outcomes)
+            report = builder.report(outcomes=outcomes, written=written)
             report["engine"] = outcomes.engine
         else:
             builder.write_rows(staging, num_proc=num_proc)
             splits = _name_rows(staging, builder.DATASET_NAME)
-            report = builder.report()
+            report = builder.report(written=written)
         report["kept_from_last_run"] = dict(kept)
         report["seconds"] = round(time.perf_counter() - t0, 3)
         report["img_per_s"] = round(report["written"] / report["seconds"], 2) if report["seconds"] and fetches else None
         extra = builder.build_extra()
-        return BuildResult(finish(staging, out, builder, splits, report, extra), True, kept)
+        if keys is not None:
+            extra["row_keys"] = keys.write(staging, {s: v["rows"] for s, v in splits.items()})
+        build = finish(staging, out, builder, splits, report, extra)
+        if keys is not None:  # the rows hold the images now: the work store keeps the outcomes alone
+            WorkStore(builder.work_dir()).hand_over(build)
+        return BuildResult(build, True, kept)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

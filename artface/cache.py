@@ -2,6 +2,9 @@
 
 Three places: the fetch cache (downloaded bodies by URL), the work store (per-record outcomes by
 dataset and pixel fingerprint) under ``$ARTFACE_CACHE``, and finished builds under ``$ARTFACE_OUT``.
+Each image is kept once: a finished build's rows hold its images (the work store keeps only those
+of builds in progress), so the fetch cache is what a user can drop with no finished build losing
+anything; a build with other options then downloads again.
 """
 from __future__ import annotations
 
@@ -21,11 +24,13 @@ def usage() -> list[tuple[str, Path, int, int]]:
     build (opened as a ``Build``: its config and rows; a folder that is no finished build says so)."""
     from .build import Build
 
-    rows = [("fetch cache", cache_root() / "fetch", *_size(cache_root() / "fetch"))]
+    rows = [("fetch cache (downloads)", cache_root() / "fetch", *_size(cache_root() / "fetch"))]
     work = cache_root() / "work"
     if work.is_dir():
         for d in sorted(p for p in work.iterdir() if p.is_dir()):
-            rows.append((f"work store {d.name}", d, *_size(d)))
+            images = sum(p.stat().st_size for p in d.rglob("*.bin"))  # a finished build holds its own (store.hand_over)
+            held = f" ({human(images)} images of builds in progress)" if images else ""
+            rows.append((f"work store {d.name}{held}", d, *_size(d)))
     if output_root().is_dir():
         for d in sorted(p for ds in output_root().iterdir() if ds.is_dir() for p in ds.iterdir() if p.is_dir()):
             b = Build.try_open(d)

@@ -316,10 +316,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print("\n".join(f"removed {p}" for p in removed))
         return 0
     total = 0
-    for what, path, nbytes, nfiles in usage():
+    rows = usage()
+    for what, path, nbytes, nfiles in rows:
         total += nbytes
         print(f"{what:30s} {human(nbytes):>10s} {nfiles:8,d} files  {path}")
     print(f"{'total':30s} {human(total):>10s}")
+    if rows[0][2]:
+        print(f"finished builds hold their own images: `artface cache clean --fetch` frees {human(rows[0][2])} "
+              f"(a build with other options downloads again)")
     return 0
 
 

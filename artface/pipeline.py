@@ -214,16 +214,18 @@ class Pipeline:
         if out is None or not out.reread:
             return out
         loc = rec.fetch
-        if loc is not None and loc.via == "url":  # an original's bytes live once: in the fetch cache
-            data = self.fetcher.cache.get(loc.target) if self.fetcher.cache is not None else None
+        for name in out.reread:  # an original's bytes live once: the user's file, the fetch cache, or a build's row
+            if loc is not None and loc.via == "url":
+                data = self.fetcher.cache.get(loc.target) if self.fetcher.cache is not None else None
+            else:
+                try:  # a local original: the key holds its size and mtime
+                    data = read_local(loc)  # type: ignore[arg-type]
+                except RecordFailure:
+                    data = None
+            data = data if data is not None else self.store.held(rec, name)
             if data is None:
-                return None  # the cache was cleaned: the record is built again
-            out.blobs.update({name: data for name in out.reread})
-            return out
-        try:  # blobs not copied into the store (a local original): the key holds its size and mtime
-            out.blobs.update({name: read_local(loc) for name in out.reread})  # type: ignore[arg-type]
-        except RecordFailure:
-            return None
+                return None  # removed everywhere: the record is built again
+            out.blobs[name] = data
         return out
 
     def _run(self, records: list[Record]) -> Iterator[tuple[Record, Outcome]]:

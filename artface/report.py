@@ -12,7 +12,7 @@ import datetime
 import json
 from dataclasses import asdict
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ._version import __version__
@@ -27,8 +27,10 @@ COUNTS = ("total", "written", "failed", "pending")
 
 def make_report(dataset: str, config: str, kind: str, records: Iterable[Record], store: WorkStore | None,
                 settings: dict, source: str | None, sample_of: int | None, skipped: dict | None = None,
-                invalid: Iterable[tuple[Record, Failure]] = (), labels: dict[str, list[str] | None] | None = None) -> dict:
-    """Counts and provenance of a build, from the records and their outcomes in the store.
+                invalid: Iterable[tuple[Record, Failure]] = (), labels: dict[str, list[str] | None] | None = None,
+                written: Callable[[Record], None] | None = None) -> dict:
+    """Counts and provenance of a build, from the records and their outcomes in the store
+    (``written`` hears of every record the store has as written, in record order: the rows).
 
     ``store`` is None for URL-only configs (every record is a row); ``sample_of`` is the number of
     records upstream has when ``max_records`` cut the build, else None; ``skipped``: what the source
@@ -67,6 +69,8 @@ def make_report(dataset: str, config: str, kind: str, records: Iterable[Record],
             failures.append({**info, "split": rec.split, "labels": _labels(rec, label_columns)})  # type: ignore[dict-item]
             count(rec, "failed")
         elif state == "written":
+            if written is not None:
+                written(rec)
             src = info.get("points_source") or "none"  # type: ignore[union-attr]
             points[src] += 1
             count(rec, "kept as crop" if src == "crop" else "written")

@@ -6,6 +6,11 @@ expected checksum, the given geometry) under a folder named by the config's pixe
 so a re-run reuses finished rows, retries failures, and never serves one source's pixels for
 another source's record with the same id. Works across ``num_proc`` processes.
 
+A finished build's rows hold its images: once a build is finished, the store drops its own copies
+of them (``hand_over``) and keeps the outcome alone, naming the build in ``builds.tsv``; a re-run
+reads a finished record's images from the row that holds them (``artface.row_keys``). So an aligned
+image is on disk once, in the build, and a store only holds the images of a build in progress.
+
 A record's start is one line appended to its process's journal (``attempts/<pid>-*.log``), not a
 file per record: files are what cost here (~0.1 ms each to create on ext4). A journal left by a
 dead process names the records it never finished; the next process to start work counts those as
@@ -45,9 +50,10 @@ class WorkStore:
         self._journal: tuple[int, int] | None = None  # (pid, fd) of this process's journal
         self._crashes: dict[str, int] = {}  # record key digest -> starts that never ended
         self._lock = threading.Lock()
+        self._holders_seen: tuple[int | None, list] = (None, [])  # (builds.tsv's mtime, the builds it names)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_journal": None, "_lock": None}
+        return {**self.__dict__, "_journal": None, "_lock": None, "_holders_seen": (None, [])}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
@@ -61,7 +67,9 @@ class WorkStore:
         for name in m["blobs"]:
             data = self.cache.get(key, f".{name}.bin")
             if data is None:
-                return None  # a blob went missing (cleaned cache): rebuild the record
+                data = self.held(rec, name)  # handed over to a finished build
+            if data is None:
+                return None  # gone (the build and the copy removed): the record is built again
             blobs[name] = data
         return Outcome(m["geometry"], blobs, m.get("points_source"), m.get("detector_sha256"), tuple(m.get("reread", ())))
 
@@ -74,6 +82,58 @@ class WorkStore:
                 "detector_sha256": out.detector_sha256, "reread": list(out.reread)}
         self.cache.put_checked(key, json.dumps(meta, ensure_ascii=False).encode(), ".ok.json")
         # no stored failure to remove: a failed record is worked on again only after forget_attempts
+
+    # -- images held by finished builds ---------------------------------------------------------
+    def hand_over(self, build) -> int:
+        """``build`` (finished, made with this store's pixels) holds the images of its rows: the
+        store names it as their home and drops its own copies. Returns the bytes freed."""
+        from .build import BUILD_META  # (build -> report -> store)
+
+        if build.provenance.get("pixel_fingerprint") != self.root.name:  # the store's folder is its pixel fingerprint
+            return 0
+        folder = str(build.folder.absolute())
+        with self._locked(self.root) as root:  # named before any copy goes, so a reader always finds one
+            holders = [h for h in _read_lines(root / HOLDERS) if h != folder and Path(h, BUILD_META).is_file()]
+            atomic_write(root / HOLDERS, "".join(f"{h}\n" for h in [folder, *holders]).encode())
+        freed = 0
+        names = build.image_columns
+        for digest in build.row_keys.digests():
+            for name in names:
+                path = self.cache.digest_path(digest, f".{name}.bin")
+                try:
+                    freed += path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        return freed
+
+    def held(self, rec: Record, name: str) -> bytes | None:
+        """Image column ``name`` of ``rec`` from a finished build that holds it, else None."""
+        digest = sha256_hex(rec.key())
+        for build in self._holders():
+            row = build.row_keys.find(rec.split, digest)
+            if row is not None:
+                rid, data = build.cell(rec.split, row, name)
+                if rid == rec.id and data is not None:
+                    return data
+        return None
+
+    def _holders(self) -> list:
+        """The finished builds named in ``builds.tsv`` (read again when it changes), opened once."""
+        from .build import Build  # (build -> report -> store)
+
+        path = self.root / HOLDERS
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        with self._lock:
+            if self._holders_seen[0] != stamp:
+                opened = {str(b.folder): b for b in self._holders_seen[1]}
+                builds = [opened.get(h) or Build.try_open(h) for h in _read_lines(path)]
+                self._holders_seen = (stamp, [b for b in builds
+                                              if b is not None and b.provenance.get("pixel_fingerprint") == self.root.name])
+            return self._holders_seen[1]
 
     def save_failure(self, rec: Record, failure: Failure) -> None:
         self.cache.put_checked(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")
@@ -119,7 +179,10 @@ class WorkStore:
         return self._journal[1]
 
     def _locked_attempts(self):
-        folder = self.root / "attempts"
+        return self._locked(self.root / "attempts")
+
+    @staticmethod
+    def _locked(folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
         return _FolderLock(folder)
 
@@ -162,6 +225,14 @@ class WorkStore:
 
 
 COUNTS = "crashes.tsv"  # in attempts/: record key digest <TAB> starts that never ended
+HOLDERS = "builds.tsv"  # finished builds whose rows hold this store's images, a folder a line, newest first
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text().splitlines() if line]
+    except FileNotFoundError:
+        return []
 
 
 class _FolderLock:

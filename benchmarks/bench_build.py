@@ -67,10 +67,20 @@ def serve_forked(server: FixtureServer) -> int:
     return pid
 
 
+def image_path(i: int) -> str:
+    """The server path of record ``i``'s image (other benchmarks replace some with failures)."""
+    return f"/iiif/img{i}.tif/full/full/0/default.jpg"
+
+
+def serve(server: FixtureServer, n: int) -> str:
+    """A KaoKore source of ``n`` records over the mixed-size tight crops; returns the source URL."""
+    return kaokore_source(server, inputs(), n)
+
+
 def kaokore_source(server: FixtureServer, images: list[bytes], n: int) -> str:
     urls, labels = [], ["image,gender,status,set"]
     for i in range(n):
-        urls.append(server.add(f"/iiif/img{i}.tif/full/full/0/default.jpg", images[i % len(images)]))
+        urls.append(server.add(image_path(i), images[i % len(images)]))
         labels.append(f"{i:08d}.jpg,{i % 2},{i % 4},train")
     server.add("/m/urls.txt", "\n".join(urls).encode())
     server.add("/m/labels.csv", "\n".join(labels).encode())

@@ -2,7 +2,8 @@
 
 A KaoKore `aligned` build of N records (default 1,000) from a local HTTP server, 5 % of the image
 URLs dead (404) and 2 % of the images faceless (blank), built once with `artface build`; then the
-same `artface build` again, `artface publish --mode urls` to a folder and `artface export
+same `artface build` again, again with `--retry-failed` (the failed records are tried again, the written
+ones read back from where their images are kept), `artface publish --mode urls` to a folder and `artface export
 --format webdataset`, each counted in HTTP requests on the server (metadata and images) and
 seconds. With `--baseline-tree DIR` (another checkout of artface, e.g. a `git worktree` of an older
 commit) the same commands run on that code too, in the same run, and the ratios are printed.
@@ -19,14 +20,14 @@ from pathlib import Path
 
 from artface.testing.http_server import FixtureServer
 from artface.testing.images import blank
-from bench_build import serve as serve_crops
+from bench_build import image_path, serve as serve_crops
 
 
 def serve(server: FixtureServer, n: int) -> str:
     """bench_build's KaoKore-style server, with 5 % of the image URLs dead and 2 % of the images faceless."""
     src = serve_crops(server, n)
     for i in range(n):
-        path = f"/iiif/img{i}.tif/0,0,256,256/256,256/0/default.jpg"
+        path = image_path(i)
         if i % 20 == 7:
             server.add(path, kind="status", status=404)
         elif i % 50 == 11:
@@ -41,6 +42,7 @@ def run_tree(tree: Path, server: FixtureServer, src: str, work: Path) -> dict[st
     steps = {
         "first build": ["build", *common],
         "re-run (same command)": ["build", *common],
+        "re-run --retry-failed": ["build", *common, "--retry-failed"],  # the failures again, the rest read back
         "publish --mode urls": ["publish", *common, "--mode", "urls", "--to", str(work / "hub")],
         "export webdataset": ["export", *common, "--format", "webdataset", "--out", str(work / "wds")],
     }

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import datasets
 import pytest
@@ -222,3 +223,65 @@ def test_an_original_build_keeps_one_copy_of_each_image(http_server, tmp_path):
     rows = again.dataset("train").cast_column("image", datasets.Image(decode=False))
     assert {r["id"]: r["image"]["bytes"] for r in rows} == images
     assert sum(1 for _, p in http_server.log if p.endswith("default.jpg")) > asked, "fetched again, not lost"
+
+
+def _images(build: Build) -> dict[str, bytes]:
+    """Every split's image bytes by id."""
+    return {r["id"]: r["image"]["bytes"] for s in build.splits
+            for r in build.dataset(s).cast_column("image", datasets.Image(decode=False))}
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_an_aligned_build_holds_its_images_once(http_server, tmp_path, num_proc):
+    """Once a build is finished its rows hold the aligned images and the work store drops its copies;
+    a re-run takes finished records' images from the build's rows (nothing aligned again), and with
+    the build removed the records are made again from the fetch cache rather than lost."""
+    import shutil
+
+    src = serve_kaokore(http_server, bad={"00000002": "503"})
+    opts = dict(source=src, max_records=6, size=64, fetch_retries=0)
+    b = load_builder("kaokore", "aligned", **opts)
+    first = b.build(num_proc=num_proc).build
+    assert first.report["failed_by_reason"] == {"http_503": 1}
+    images = _images(first)
+    assert len(images) == first.num_rows() >= 4
+    work = b.work_dir()
+    assert len(list(work.rglob("*.ok.json"))) == len(images) and not list(work.rglob("*.bin")), "the build holds the images"
+    assert (work / "builds.tsv").read_text().split() == [str(first.folder)]
+
+    again = load_builder("kaokore", "aligned", **opts)
+    second = again.build(num_proc=num_proc).build  # redoes the 503, takes the others from the build's rows
+    assert second.report["failed_by_reason"] == {"http_503": 1} and second.meta["build_id"] != first.meta["build_id"]
+    assert _images(second) == images
+    if num_proc == 1:
+        assert "align" not in again.pipeline.timings.seconds, "no record was aligned again"
+    assert not list(work.rglob("*.bin"))
+
+    shutil.rmtree(second.folder)  # the images' home is gone: made again from the fetch cache, no request
+    asked = len(http_server.log)
+    third = load_builder("kaokore", "aligned", **opts).build(num_proc=num_proc).build
+    assert set(_images(third)) == set(images) and all(_images(third).values())
+    failed = urlsplit(first.report["failures"][0]["url"]).path
+    assert {p for _, p in http_server.log[asked:] if not p.startswith("/meta/")} == {failed}, \
+        "only the failed record's image is asked again"
+
+
+def test_a_build_with_other_options_reads_the_images_another_build_holds(http_server, tmp_path):
+    """Two builds with the same pixels (here a sample and a larger one) share one work store: the larger
+    takes the sample's records from the sample's rows and aligns only the others; both stay readable."""
+    import shutil
+
+    src = serve_kaokore(http_server, bad={})
+    small = load_builder("kaokore", "aligned", source=src, max_records=2, size=64).build().build
+    shutil.rmtree(Path(os.environ["ARTFACE_CACHE"]) / "fetch")  # so that an image made again is asked again
+    asked = len(http_server.log)
+    larger = load_builder("kaokore", "aligned", source=src, max_records=4, size=64)
+    big = larger.build().build
+    assert larger.work_dir() == load_builder("kaokore", "aligned", source=src, max_records=2, size=64).work_dir()
+    kept = _images(small)
+    assert {k: v for k, v in _images(big).items() if k in kept} == kept
+    images_asked = [p for _, p in http_server.log[asked:] if p.endswith(".jpg")]
+    assert len(images_asked) == big.num_rows() - len(kept) > 0, "only the records the sample lacks are fetched and aligned"
+    assert not list(larger.work_dir().rglob("*.bin"))
+    assert (larger.work_dir() / "builds.tsv").read_text().split() == [str(big.folder), str(small.folder)]
+    assert _images(Build.open(small.folder)) == kept

@@ -137,6 +137,8 @@ def test_cache_show_and_clean(http_server, tmp_path):
     assert cli("build", "kaokore", "--config", "aligned", "--source", src, "--set", "size=64", "--max-records", "2").returncode == 0
     shown = cli("cache").stdout
     assert "fetch cache" in shown and "work store kaokore" in shown and "build kaokore/aligned (" in shown and "total" in shown
+    assert "in progress" not in shown, "the finished build holds its images, the work store none"
+    assert "`artface cache clean --fetch` frees" in shown
     assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
     asked = cli("cache", "clean", "--builds", "KaoKore")  # names and flags in any order; builds need a yes
     assert asked.returncode == 1 and "pass --yes" in asked.stdout and "build kaokore/aligned (" in cli("cache").stdout

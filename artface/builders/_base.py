@@ -19,7 +19,7 @@ import re
 import signal
 import typing
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,6 +279,11 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         self.skipped: Counter = SkipCounter()  # what the source listed but the reader could not use, by registered reason
         super().__init__(*args, **kwargs)  # calls _info(): a dataset's features may read its source
 
+    def __getstate__(self) -> dict:
+        """A pipeline (sessions, an HTTP client) stays in the process that made it: a split written
+        in this process, then one handed to ``num_proc`` workers, must not pickle it."""
+        return {**super().__getstate__(), "pipeline": None}
+
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
         """As in ``datasets``, with the options parsed by type first and checked after they are set,
         and the config id made from the option values (``ArtfaceConfig.identity``): the config's name
@@ -509,9 +514,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                         None if out is None else out.geometry, images)
 
     # -- failure report and resume -------------------------------------------------------------
-    def report(self, outcomes=None) -> dict:
+    def report(self, outcomes=None, written: Callable[[Record], None] | None = None) -> dict:
         """What the build did (see ``artface.report``), from the records and the work store (or an
-        engine's ``outcomes``, read the same way)."""
+        engine's ``outcomes``, read the same way); ``written`` hears of each written record in order."""
         c = self.config
         k = kind_of(c.kind)
         settings = {"kind": c.kind, "recipe": self.RECIPE if k.aligns else None, "size": c.size if k.aligns else None,
@@ -526,7 +531,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
         public = public_url(c.source or api_root) if api_root else self.source().public()
         settings["source_facts"] = self.source_facts(records)
         rep = make_report(self.DATASET_NAME, c.name, c.kind, records, store, settings, public, sample_of, dict(self.skipped),
-                          self.invalid, self.label_names())
+                          self.invalid, self.label_names(), written)
         if k.fetches:
             rep["work_dir"] = str(self.work_dir())
         if self.upstream.files:  # what upstream was, file by file
@@ -556,7 +561,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
                 pipeline.prepare()
             finally:
                 pipeline.fetcher.close()
-                self.pipeline = None  # sessions are not picklable (num_proc): each process opens its own
+                self.pipeline = None  # each process opens its own sessions
 
     def kept_failures(self, retry_failed: bool = False) -> Counter:
         """Failures of the last run that this run keeps as they are (the re-run policy), by reason."""

@@ -208,8 +208,9 @@ class CompositeBuilder(ArtfaceBuilder):
         write_report(out, self.report(), read_report(out))
 
     # -- report and publishing ---------------------------------------------------------------------
-    def report(self, outcomes=None) -> dict:
-        """The members' reports added up (splits, failures and facts named by member)."""
+    def report(self, outcomes=None, written=None) -> dict:
+        """The members' reports added up (splits, failures and facts named by member; a union's rows
+        are read from its members' builds, which hold their images: ``written`` is not called)."""
         members = {m.dataset_name: m.report for m in self.member_builds()}
         totals: Counter = Counter()
         by_reason: Counter = Counter()
