@@ -161,7 +161,7 @@ class Build:
     @cached_property
     def row_keys(self) -> RowKeys:
         """Which record each row was made from (``artface.row_keys``); splits without them find nothing."""
-        return RowKeys(self.folder, [s for s in self.meta.get("row_keys", []) if s in self.meta["splits"]])
+        return RowKeys(self.folder, {s: self.num_rows(s) for s in self.meta.get("row_keys", []) if s in self.meta["splits"]})
 
     def cell(self, split: str, row: int, column: str) -> tuple[str, bytes | None]:
         """(id, the bytes of image column ``column``) of one row, read from the memory-mapped files."""

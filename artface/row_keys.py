@@ -52,9 +52,10 @@ class RowKeys:
     """A build's row keys, searched by digest: per split, the first 8 bytes sorted (16 bytes a row in
     memory, loaded on first use); the file itself is memory-mapped."""
 
-    def __init__(self, folder: Path, splits: list[str]) -> None:
+    def __init__(self, folder: Path, rows: dict[str, int]) -> None:
         self.folder = folder
-        self.splits = splits
+        self.rows = rows  # split -> rows the build has: a file of any other length is no index
+        self.splits = list(rows)
         self._index: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         self._lock = threading.Lock()
 
@@ -62,7 +63,8 @@ class RowKeys:
         with self._lock:
             if split not in self._index:
                 path = self.folder / FOLDER / f"{split}.bin"
-                if split not in self.splits or not path.is_file() or not path.stat().st_size:
+                if split not in self.rows or not path.is_file() or not self.rows[split] \
+                        or path.stat().st_size != self.rows[split] * WIDTH:
                     self._index[split] = None  # no rows, or no keys: nothing is found there
                 else:
                     rows = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, WIDTH)
@@ -90,8 +92,7 @@ class RowKeys:
     def digests(self) -> Iterator[str]:
         """Every row's digest, split by split."""
         for split in self.splits:
-            path = self.folder / FOLDER / f"{split}.bin"
-            if path.is_file():
-                data = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, WIDTH) if path.stat().st_size else ()
-                for row in data:
+            index = self._load(split)
+            if index is not None:
+                for row in index[0]:
                     yield row.tobytes().hex()

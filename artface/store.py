@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import json
+import logging
 import os
 import threading
 import uuid
@@ -31,6 +32,7 @@ from .diskcache import DiskCache, atomic_write, pid_alive, sha256_hex
 from .failures import Failure, redo
 from .records import Record
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Outcome:
@@ -51,6 +53,7 @@ class WorkStore:
         self._crashes: dict[str, int] = {}  # record key digest -> starts that never ended
         self._lock = threading.Lock()
         self._holders_seen: tuple[int | None, list] = (None, [])  # (builds.tsv's mtime, the builds it names)
+        self._unreadable: set = set()  # holders already warned about
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_journal": None, "_lock": None, "_holders_seen": (None, [])}
@@ -111,11 +114,17 @@ class WorkStore:
         """Image column ``name`` of ``rec`` from a finished build that holds it, else None."""
         digest = sha256_hex(rec.key())
         for build in self._holders():
-            row = build.row_keys.find(rec.split, digest)
-            if row is not None:
-                rid, data = build.cell(rec.split, row, name)
-                if rid == rec.id and data is not None:
-                    return data
+            try:
+                row = build.row_keys.find(rec.split, digest)
+                if row is not None:
+                    rid, data = build.cell(rec.split, row, name)
+                    if rid == rec.id and data is not None:
+                        return data
+            except Exception as exc:  # noqa: BLE001 - a build that cannot be read back is no home: the record is made again
+                if build.folder not in self._unreadable:
+                    self._unreadable.add(build.folder)
+                    log.warning("%s: cannot read images back (%s: %s); its records are made again",
+                                build.folder, type(exc).__name__, exc)
         return None
 
     def _holders(self) -> list:
