@@ -5,7 +5,7 @@ import numpy as np
 
 from .detect import Detector, make_detector
 from .ffhq import DEFAULT_WARP, Aligned, align, warp_name
-from .imageio import ImageInput, load_image
+from .imageio import ImageInput, load_image, pixels
 from .landmarks import Landmarker, make_landmarker
 from .types import Face
 
@@ -36,7 +36,7 @@ class FaceAligner:
         self.size, self.recipe, self.warp = size, recipe, warp_name(warp, mode)
 
     def detect(self, image: ImageInput) -> list[Face]:
-        rgb = np.asarray(load_image(image))
+        rgb = pixels(load_image(image))
         faces = self.detector.detect(rgb)
         if self.landmarker is not None:
             faces = [self.landmarker(rgb, f) for f in faces]

@@ -103,3 +103,37 @@ def test_pixel_limit_is_configurable(astronaut):
     with pytest.raises(ImageDecodeError, match="exceeds the limit"):
         load_image(data, max_pixels=1000)
     assert load_image(data, max_pixels=512 * 512).size == (512, 512)
+
+
+def test_pixels_are_numpys_for_every_mode_and_box():
+    """``pixels`` (zero-copy export where Pillow has it) gives exactly ``np.asarray``'s array."""
+    from skimage import data
+
+    from artface_align.imageio import pixels
+
+    img = Image.fromarray(data.astronaut()).resize((301, 257))
+    for mode in ("RGB", "L", "RGBA"):
+        im = img.convert(mode)
+        for box in (None, (0, 0, 301, 257), (17, 9, 200, 250), (300, 256, 301, 257)):
+            got, want = pixels(im, box), np.asarray(im if box is None else im.crop(box))
+            assert got.shape == want.shape and got.flags["C_CONTIGUOUS"] and (got == want).all(), (mode, box)
+
+
+def test_encoded_images_are_pillows():
+    """JPEG bytes from the GIL-free encoder are Pillow's byte for byte; PNG keeps every pixel."""
+    import io
+
+    from skimage import data
+
+    from artface.pipeline import encode_image
+
+    for size in (64, 256, 512):
+        img = Image.fromarray(data.astronaut()).resize((size, size))
+        for q in (75, 95):
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=q, subsampling=0)
+            assert encode_image(img, "jpeg", q) == buf.getvalue()
+        png = Image.open(io.BytesIO(encode_image(img, "png")))
+        assert png.format == "PNG" and png.mode == "RGB" and (np.asarray(png) == np.asarray(img)).all()
+        grey = img.convert("L")  # other modes: Pillow's encoder
+        assert Image.open(io.BytesIO(encode_image(grey, "jpeg", 90))).mode == "L"
