@@ -20,8 +20,10 @@ rows into a staging folder, swaps it in whole and hands its images over from the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
@@ -36,9 +38,12 @@ from .errors import ArtfaceError
 from .failures import redo
 from .kinds import Kind, kind as kind_of
 from .report import REPORT_NAME, read_report, write_report
-from .row_keys import RowKeys, RowKeysWriter
+from .records import Record
+from .row_keys import RowKeys, RowKeysWriter, digest as row_digest
 from .store import WorkStore
 from .swap import remove_orphans, replace_dir
+
+log = logging.getLogger(__name__)
 
 BUILD_META = "artface_build.json"
 FORMAT = 1  # bump when the layout changes: older folders are rebuilt (rows come from the work store)
@@ -239,6 +244,54 @@ def finish(staging: Path, out: Path, builder, splits: dict[str, dict], report: d
     return Build.open(out)
 
 
+def hand_over(build: Build, store: WorkStore) -> int:
+    """``build`` (finished) holds the images of its rows: ``store`` names it as their home, then drops
+    its own copies (named first, so that a reader always finds one). Returns the bytes freed. Only a
+    build made with the store's pixels (the store's folder is named by its pixel fingerprint)."""
+    if build.provenance.get("pixel_fingerprint") != store.root.name:
+        return 0
+    store.add_holder(build.folder)
+    return store.drop_images(build.row_keys.digests(), build.image_columns)
+
+
+class HeldImages:
+    """A work store's images that finished builds hold, read back from their rows by record key digest
+    (the row's id checked too). A build that cannot be read back is no home: its records are made again."""
+
+    def __init__(self, store: WorkStore) -> None:
+        self.store = store
+        self._seen: tuple[int | None, list[Build]] = (None, [])
+        self._unreadable: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def get(self, rec: Record, name: str) -> bytes | None:
+        digest = row_digest(rec)
+        for build in self._builds():
+            try:
+                row = build.row_keys.find(rec.split, digest)
+                if row is not None:
+                    rid, data = build.cell(rec.split, row, name)
+                    if rid == rec.id and data is not None:
+                        return data
+            except Exception as exc:  # noqa: BLE001 - an unreadable build is skipped, never the end of a re-run
+                if build.folder not in self._unreadable:
+                    self._unreadable.add(build.folder)
+                    log.warning("%s: cannot read images back (%s: %s); its records are made again",
+                                build.folder, type(exc).__name__, exc)
+        return None
+
+    def _builds(self) -> list[Build]:
+        """The builds the store names (read again when its list changes), opened once each."""
+        stamp, folders = self.store.holders()
+        with self._lock:
+            if self._seen[0] != stamp:
+                opened = {str(b.folder): b for b in self._seen[1]}
+                builds = [opened.get(f) or Build.try_open(f) for f in folders]
+                self._seen = (stamp, [b for b in builds if b is not None
+                                      and b.provenance.get("pixel_fingerprint") == self.store.root.name])
+            return self._seen[1]
+
+
 @dataclass
 class BuildResult:
     build: Build
@@ -305,7 +358,7 @@ def run_build(builder, out: str | os.PathLike | None = None, *, num_proc: int | 
             extra["row_keys"] = keys.write(staging, {s: v["rows"] for s, v in splits.items()})
         build = finish(staging, out, builder, splits, report, extra)
         if keys is not None:  # the rows hold the images now: the work store keeps the outcomes alone
-            WorkStore(builder.work_dir()).hand_over(build)
+            hand_over(build, WorkStore(builder.work_dir()))
         return BuildResult(build, True, kept)
     finally:
         if staging.exists():

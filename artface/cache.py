@@ -28,7 +28,7 @@ def usage() -> list[tuple[str, Path, int, int]]:
     work = cache_root() / "work"
     if work.is_dir():
         for d in sorted(p for p in work.iterdir() if p.is_dir()):
-            images = sum(p.stat().st_size for p in d.rglob("*.bin"))  # a finished build holds its own (store.hand_over)
+            images = sum(p.stat().st_size for p in d.rglob("*.bin"))  # a finished build holds its own (build.hand_over)
             held = f" ({human(images)} images of builds in progress)" if images else ""
             rows.append((f"work store {d.name}{held}", d, *_size(d)))
     if output_root().is_dir():

@@ -29,6 +29,7 @@ from artface_align.detect import make_detector
 from artface_align.ffhq import DEFAULT_WARP
 from artface_align.landmarks import make_landmarker
 
+from .build import HeldImages
 from .errors import ArtfaceError
 from .failures import Failure, RecordFailure, reason_info, redo
 from .fetch import Fetcher, ordered_map
@@ -155,6 +156,7 @@ class Pipeline:
         self.timings = _Timings()
         self._aligner: FaceAligner | None = None
         self._aligner_lock = threading.Lock()
+        self._held: HeldImages | None = None
         self._big = threading.Lock()  # one image over big_pixels in flight at a time
         core = [Stage("verify", self._verify), Stage("decode", self._decode)]
         k = kind_of(opts.kind)
@@ -220,25 +222,39 @@ class Pipeline:
         yield from self._run(todo)
 
     def _load(self, rec: Record) -> Outcome | None:
+        """A finished record's outcome with every image: those the store keeps, originals read again
+        (the user's file, the fetch cache), the rest read back from the finished build that holds them."""
         if self.store is None:
             return None
         out = self.store.load(rec)
-        if out is None or not out.reread:
-            return out
-        loc = rec.fetch
-        for name in out.reread:  # an original's bytes live once: the user's file, the fetch cache, or a build's row
-            if loc is not None and loc.via == "url":
-                data = self.fetcher.cache.get(loc.target) if self.fetcher.cache is not None else None
-            else:
-                try:  # a local original: the key holds its size and mtime
-                    data = read_local(loc)  # type: ignore[arg-type]
-                except RecordFailure:
-                    data = None
-            data = data if data is not None else self.store.held(rec, name)
+        if out is None:
+            return None
+        for name in (*out.reread, *out.missing):
+            data = self._original(rec) if name in out.reread else None
+            data = data if data is not None else self.held.get(rec, name)
             if data is None:
                 return None  # removed everywhere: the record is built again
             out.blobs[name] = data
+        out.missing = ()
         return out
+
+    def _original(self, rec: Record) -> bytes | None:
+        loc = rec.fetch
+        if loc is None:
+            return None
+        if loc.via == "url":
+            return self.fetcher.cache.get(loc.target) if self.fetcher.cache is not None else None
+        try:  # a local original: the record key holds its size and mtime
+            return read_local(loc)
+        except RecordFailure:
+            return None
+
+    @property
+    def held(self) -> HeldImages:
+        """Images of this store that finished builds hold (made on first use, in the process that uses it)."""
+        if self._held is None or self._held.store is not self.store:
+            self._held = HeldImages(self.store)  # type: ignore[arg-type]
+        return self._held
 
     def _run(self, records: list[Record]) -> Iterator[tuple[Record, Outcome]]:
         if not records:

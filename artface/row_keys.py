@@ -3,8 +3,8 @@
 A build that fetches keeps ``row_keys/<split>.bin`` beside its rows: the sha256 of each row's
 ``Record.key()`` (the name the work store gives the record's files), 32 bytes a row, in row order.
 With it, a finished build's rows are where its images live: the work store drops its own copies
-(``WorkStore.hand_over``) and a re-run takes a finished record's images from the row that holds
-them (``WorkStore.load``), found by digest, not by position, so records added, removed or reordered
+(``build.hand_over``) and a re-run takes a finished record's images from the row that holds
+them (``build.HeldImages``), found by digest, not by position, so records added, removed or reordered
 upstream never take another record's row.
 """
 from __future__ import annotations

@@ -7,9 +7,10 @@ so a re-run reuses finished rows, retries failures, and never serves one source'
 another source's record with the same id. Works across ``num_proc`` processes.
 
 A finished build's rows hold its images: once a build is finished, the store drops its own copies
-of them (``hand_over``) and keeps the outcome alone, naming the build in ``builds.tsv``; a re-run
-reads a finished record's images from the row that holds them (``artface.row_keys``). So an aligned
-image is on disk once, in the build, and a store only holds the images of a build in progress.
+of them and keeps the outcome alone, naming the build in ``builds.tsv`` (``build.hand_over``); a
+re-run reads a finished record's images back from the row that holds them (``build.HeldImages``,
+``artface.row_keys``). So an aligned image is on disk once, in the build, and a store only holds
+the images of a build in progress.
 
 A record's start is one line appended to its process's journal (``attempts/<pid>-*.log``), not a
 file per record: files are what cost here (~0.1 ms each to create on ext4). A journal left by a
@@ -21,18 +22,16 @@ from __future__ import annotations
 import atexit
 import fcntl
 import json
-import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .diskcache import DiskCache, atomic_write, pid_alive, sha256_hex
 from .failures import Failure, redo
 from .records import Record
-
-log = logging.getLogger(__name__)
 
 @dataclass
 class Outcome:
@@ -43,6 +42,7 @@ class Outcome:
     points_source: str | None = None  # "upstream", or the detector that found the face
     detector_sha256: str | None = None
     reread: tuple[str, ...] = ()  # blobs not stored: read again from the record's file or the fetch cache
+    missing: tuple[str, ...] = ()  # blobs the store no longer has (handed over to a finished build): read back there
 
 
 class WorkStore:
@@ -52,11 +52,9 @@ class WorkStore:
         self._journal: tuple[int, int] | None = None  # (pid, fd) of this process's journal
         self._crashes: dict[str, int] = {}  # record key digest -> starts that never ended
         self._lock = threading.Lock()
-        self._holders_seen: tuple[int | None, list] = (None, [])  # (builds.tsv's mtime, the builds it names)
-        self._unreadable: set = set()  # holders already warned about
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_journal": None, "_lock": None, "_holders_seen": (None, [])}
+        return {**self.__dict__, "_journal": None, "_lock": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
@@ -66,15 +64,15 @@ class WorkStore:
         m = self._json(key, ".ok.json")
         if m is None:
             return None
-        blobs = {}
+        blobs, missing = {}, []
         for name in m["blobs"]:
             data = self.cache.get(key, f".{name}.bin")
             if data is None:
-                data = self.held(rec, name)  # handed over to a finished build
-            if data is None:
-                return None  # gone (the build and the copy removed): the record is built again
-            blobs[name] = data
-        return Outcome(m["geometry"], blobs, m.get("points_source"), m.get("detector_sha256"), tuple(m.get("reread", ())))
+                missing.append(name)  # handed over to a finished build (or removed): the caller reads it back
+            else:
+                blobs[name] = data
+        return Outcome(m["geometry"], blobs, m.get("points_source"), m.get("detector_sha256"), tuple(m.get("reread", ())),
+                       tuple(missing))
 
     def save(self, rec: Record, out: Outcome) -> None:
         key = rec.key()
@@ -86,21 +84,27 @@ class WorkStore:
         self.cache.put_checked(key, json.dumps(meta, ensure_ascii=False).encode(), ".ok.json")
         # no stored failure to remove: a failed record is worked on again only after forget_attempts
 
-    # -- images held by finished builds ---------------------------------------------------------
-    def hand_over(self, build) -> int:
-        """``build`` (finished, made with this store's pixels) holds the images of its rows: the
-        store names it as their home and drops its own copies. Returns the bytes freed."""
-        from .build import BUILD_META  # (build -> report -> store)
+    # -- images held by finished builds (build.hand_over, build.HeldImages) ----------------------
+    def add_holder(self, folder: Path) -> None:
+        """Name ``folder`` (a finished build) first among the builds whose rows hold this store's images;
+        folders that are gone are dropped from the list."""
+        folder = str(Path(folder).absolute())
+        with self._locked(self.root) as root:
+            others = [h for h in _read_lines(root / HOLDERS) if h != folder and Path(h).is_dir()]
+            atomic_write(root / HOLDERS, "".join(f"{h}\n" for h in [folder, *others]).encode())
 
-        if build.provenance.get("pixel_fingerprint") != self.root.name:  # the store's folder is its pixel fingerprint
-            return 0
-        folder = str(build.folder.absolute())
-        with self._locked(self.root) as root:  # named before any copy goes, so a reader always finds one
-            holders = [h for h in _read_lines(root / HOLDERS) if h != folder and Path(h, BUILD_META).is_file()]
-            atomic_write(root / HOLDERS, "".join(f"{h}\n" for h in [folder, *holders]).encode())
+    def holders(self) -> tuple[int | None, list[str]]:
+        """(a stamp that changes with the list, the folders of builds holding this store's images)."""
+        path = self.root / HOLDERS
+        try:
+            return path.stat().st_mtime_ns, _read_lines(path)
+        except FileNotFoundError:
+            return None, []
+
+    def drop_images(self, digests: Iterable[str], names: list[str]) -> int:
+        """Remove the stored images ``names`` of the records with these key digests; returns the bytes freed."""
         freed = 0
-        names = build.image_columns
-        for digest in build.row_keys.digests():
+        for digest in digests:
             for name in names:
                 path = self.cache.digest_path(digest, f".{name}.bin")
                 try:
@@ -109,40 +113,6 @@ class WorkStore:
                 except FileNotFoundError:
                     pass
         return freed
-
-    def held(self, rec: Record, name: str) -> bytes | None:
-        """Image column ``name`` of ``rec`` from a finished build that holds it, else None."""
-        digest = sha256_hex(rec.key())
-        for build in self._holders():
-            try:
-                row = build.row_keys.find(rec.split, digest)
-                if row is not None:
-                    rid, data = build.cell(rec.split, row, name)
-                    if rid == rec.id and data is not None:
-                        return data
-            except Exception as exc:  # noqa: BLE001 - a build that cannot be read back is no home: the record is made again
-                if build.folder not in self._unreadable:
-                    self._unreadable.add(build.folder)
-                    log.warning("%s: cannot read images back (%s: %s); its records are made again",
-                                build.folder, type(exc).__name__, exc)
-        return None
-
-    def _holders(self) -> list:
-        """The finished builds named in ``builds.tsv`` (read again when it changes), opened once."""
-        from .build import Build  # (build -> report -> store)
-
-        path = self.root / HOLDERS
-        try:
-            stamp = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return []
-        with self._lock:
-            if self._holders_seen[0] != stamp:
-                opened = {str(b.folder): b for b in self._holders_seen[1]}
-                builds = [opened.get(h) or Build.try_open(h) for h in _read_lines(path)]
-                self._holders_seen = (stamp, [b for b in builds
-                                              if b is not None and b.provenance.get("pixel_fingerprint") == self.root.name])
-            return self._holders_seen[1]
 
     def save_failure(self, rec: Record, failure: Failure) -> None:
         self.cache.put_checked(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")
