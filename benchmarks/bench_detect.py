@@ -201,10 +201,14 @@ def bench_turned() -> None:
                                                   for y, (_, t) in cases.items()))
 
 
-if __name__ == "__main__":
+def main() -> None:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     bench_detection()
     bench_landmarks()
     bench_turned()
+
+
+if __name__ == "__main__":
+    main()
