@@ -2,16 +2,17 @@
 
 Three places: the fetch cache (downloaded bodies by URL), the work store (per-record outcomes by
 dataset and pixel fingerprint) under ``$ARTFACE_CACHE``, and finished builds under ``$ARTFACE_OUT``.
-Each image is kept once: a finished build's rows hold its images (the work store keeps only those
-of builds in progress), so the fetch cache is what a user can drop with no finished build losing
-anything; a build with other options then downloads again.
+A finished build's rows hold its images (the work store keeps only those of builds in progress), so
+the downloads its rows were made from are what it no longer needs (``held_downloads``): dropping
+them (``artface cache clean NAME --downloads``) leaves each image once on disk and loses nothing; a
+build with other options then downloads again.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from .diskcache import MARKER, cache_root, output_root
+from .diskcache import MARKER, DiskCache, cache_root, output_root
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -34,10 +35,56 @@ def usage() -> list[tuple[str, Path, int, int]]:
     if output_root().is_dir():
         for d in sorted(p for ds in output_root().iterdir() if ds.is_dir() for p in ds.iterdir() if p.is_dir()):
             b = Build.try_open(d)
-            what = (f"build {b.dataset_name}/{b.config_name} ({b.num_rows():,} rows)" if b is not None
-                    else f"unfinished {d.parent.name}/{d.name}")
-            rows.append((what, d, *_size(d)))
+            if b is None:
+                rows.append((f"unfinished {d.parent.name}/{d.name}", d, *_size(d)))
+                continue
+            held = sum(p.stat().st_size for p in held_downloads(b))
+            more = f"; {human(held)} of its downloads, no longer needed" if held else ""
+            rows.append((f"build {b.dataset_name}/{b.config_name} ({b.num_rows():,} rows{more})", d, *_size(d)))
     return rows
+
+
+def held_downloads(build) -> list[Path]:
+    """The fetch cache's files (bodies, opt-out notes) of the images ``build``'s rows were made from:
+    the build no longer needs them (its rows hold its images, and a re-run reads them back there);
+    a build with other options of the same records downloads them again."""
+    from .fetch import OPTOUT_SUFFIX
+
+    fetch = DiskCache(cache_root() / "fetch")
+    if not build.kind.fetches or "image_url" not in build.features or not (cache_root() / "fetch").is_dir():
+        return []
+    found = []
+    for split in build.splits:
+        if not build.num_rows(split):
+            continue
+        for url in set(build.dataset(split).data.table.column("image_url").to_pylist()):
+            for suffix in ("", OPTOUT_SUFFIX):
+                path = fetch.path(url, suffix) if url else None
+                if path is not None and path.is_file():
+                    found.append(path)
+    return found
+
+
+def drop_downloads(datasets: list[str]) -> tuple[int, int]:
+    """Remove the downloads that finished builds of ``datasets`` (all when empty) no longer need;
+    returns (bytes, files) removed."""
+    from .build import Build
+
+    freed = files = 0
+    root = output_root()
+    for ds in sorted(root.iterdir()) if root.is_dir() else []:
+        if not ds.is_dir() or (datasets and ds.name not in datasets):
+            continue
+        for d in sorted(p for p in ds.iterdir() if p.is_dir()):
+            b = Build.try_open(d)
+            for path in held_downloads(b) if b is not None else []:
+                try:
+                    size = path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                freed, files = freed + size, files + 1
+    return freed, files
 
 
 def _inside(path: Path, root: Path) -> bool:

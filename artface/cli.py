@@ -294,6 +294,12 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     from .builders import canonical_name
     from .cache import clean, human, usage
 
+    if args.action == "clean" and args.downloads:
+        from .cache import drop_downloads
+
+        freed, files = drop_downloads([canonical_name(n) for n in args.names])
+        print(f"removed {files:,} downloads ({human(freed)}) that finished builds no longer need")
+        return 0
     if args.action == "clean":
         from .cache import cleanable
 
@@ -322,8 +328,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(f"{what:30s} {human(nbytes):>10s} {nfiles:8,d} files  {path}")
     print(f"{'total':30s} {human(total):>10s}")
     if rows[0][2]:
-        print(f"finished builds hold their own images: `artface cache clean --fetch` frees {human(rows[0][2])} "
-              f"(a build with other options downloads again)")
+        print(f"finished builds hold their own images: `artface cache clean [NAME] --downloads` removes the downloads "
+              f"they no longer need, `--fetch` all {human(rows[0][2])} (a build with other options downloads again)")
     return 0
 
 
@@ -453,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", nargs="?", choices=["show", "clean"], default="show", help="show sizes, or clean")
     c.add_argument("names", nargs="*", help="clean: the datasets whose work store to remove")
     c.add_argument("--fetch", action="store_true", help="clean: the fetch cache too")
+    c.add_argument("--downloads", action="store_true",
+                   help="clean: only the downloads that NAME's finished builds no longer need (their rows hold the images)")
     c.add_argument("--builds", action="store_true", help="clean: the finished builds too")
     c.add_argument("--all", action="store_true", help="clean: everything")
     c.add_argument("--yes", action="store_true", help="clean: remove finished builds without asking")

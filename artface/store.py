@@ -33,6 +33,7 @@ from .diskcache import DiskCache, atomic_write, pid_alive, sha256_hex
 from .failures import Failure, redo
 from .records import Record
 
+
 @dataclass
 class Outcome:
     """What the pipeline made of one record (the row adds the record's own columns)."""

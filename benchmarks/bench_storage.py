@@ -4,7 +4,8 @@ A KaoKore `original` build (the images as served) and an `aligned` build (256 px
 (default 500) from a local HTTP server, then the bytes in the fetch cache, the work store (outcomes,
 for resuming) and the finished build, and their sum per byte of output. With `--baseline-tree DIR`
 (another checkout, e.g. a `git worktree` of an older commit) the same builds run on that code too,
-in the same run.
+in the same run. Each is measured again after `artface cache clean kaokore --downloads` (where the
+checkout has it): the downloads the finished build no longer needs removed.
 """
 from __future__ import annotations
 
@@ -31,9 +32,21 @@ def run_tree(tree: Path, src: str, work: Path, config: str) -> dict[str, int]:
                          env=env, cwd=work, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"{tree}: build failed: {res.stderr.strip()[-500:]}")
+    return sizes(work)
+
+
+def sizes(work: Path) -> dict[str, int]:
     cache = work / "cache"
     return {"fetch cache": size(cache / "fetch"), "work store": size(cache) - size(cache / "fetch") - size(cache / "models"),
             "finished build": size(work / "out")}
+
+
+def drop_downloads(tree: Path, work: Path) -> dict[str, int] | None:
+    """``artface cache clean kaokore --downloads`` (None where that checkout has no such option)."""
+    env = dict(os.environ, PYTHONPATH=str(tree), ARTFACE_CACHE=str(work / "cache"), ARTFACE_OUT=str(work / "out"))
+    res = subprocess.run([sys.executable, "-m", "artface.cli", "cache", "clean", "kaokore", "--downloads"], env=env,
+                         cwd=work, capture_output=True, text=True)
+    return sizes(work) if res.returncode == 0 else None
 
 
 def main() -> None:
@@ -50,10 +63,14 @@ def main() -> None:
             for label, tree in trees.items():
                 with tempfile.TemporaryDirectory() as tmp:
                     got = run_tree(tree, src, Path(tmp), config)
-                out = got["finished build"]
-                total = sum(got.values())
-                parts = ", ".join(f"{k} {v / 2**20:6.1f} MiB" for k, v in got.items())
-                print(f"{config:8s} {label:8s} {args.n} records: {parts}; {total / out:.2f} bytes on disk per byte of output")
+                    dropped = drop_downloads(tree, Path(tmp))
+                for what, sizes_ in ((label, got), (f"{label}, --downloads dropped", dropped)):
+                    if sizes_ is None:
+                        continue
+                    total = sum(sizes_.values())
+                    parts = ", ".join(f"{k} {v / 2**20:6.1f} MiB" for k, v in sizes_.items())
+                    print(f"{config:8s} {what:28s} {args.n} records: {parts}; "
+                          f"{total / sizes_['finished build']:.2f} bytes on disk per byte of output")
     finally:
         server.stop()
 

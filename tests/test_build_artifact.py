@@ -312,3 +312,23 @@ def test_a_damaged_build_is_no_home_for_images(http_server, tmp_path):
     made_again = {p for _, p in http_server.log[asked:] if p.endswith(".jpg")}
     damaged = first.num_rows("train") + first.num_rows("validation")
     assert len(made_again) == damaged + 1, "the damaged splits' records (and the 503) were made again, no others"
+
+
+def test_an_original_build_can_drop_its_downloads(http_server, tmp_path):
+    """`artface cache clean NAME --downloads`: the fetch cache's copies of a finished build's images go,
+    so each image is on disk once (in the rows); a re-run reads them back there and asks for nothing."""
+    from artface.cache import drop_downloads, held_downloads
+
+    src = serve_kaokore(http_server, bad={"00000002": "503"})
+    opts = dict(source=src, max_records=4, fetch_retries=0)
+    first = load_builder("kaokore", "original", **opts).build().build
+    images = _images(first)
+    held = held_downloads(first)
+    assert len(held) == len(images) and sum(p.stat().st_size for p in held) == sum(map(len, images.values()))
+    assert drop_downloads(["kaokore"]) == (sum(map(len, images.values())), len(images))
+    assert held_downloads(first) == [] and drop_downloads([]) == (0, 0)
+    failed = urlsplit(first.report["failures"][0]["url"]).path
+    asked = len(http_server.log)
+    again = load_builder("kaokore", "original", **opts).build(retry_failed=True).build
+    assert _images(again) == images
+    assert {p for _, p in http_server.log[asked:] if p.endswith(".jpg")} == {failed}, "only the failed record is asked for"

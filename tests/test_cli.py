@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,7 +139,12 @@ def test_cache_show_and_clean(http_server, tmp_path):
     shown = cli("cache").stdout
     assert "fetch cache" in shown and "work store kaokore" in shown and "build kaokore/aligned (" in shown and "total" in shown
     assert "in progress" not in shown, "the finished build holds its images, the work store none"
-    assert "`artface cache clean --fetch` frees" in shown
+    assert "of its downloads, no longer needed" in shown and "--downloads` removes" in shown
+    rows = int(re.search(r"build kaokore/aligned \((\d+) rows", shown)[1])
+    dropped = cli("cache", "clean", "kaokore", "--downloads")  # only the downloads: builds and work stores stay
+    assert dropped.returncode == 0 and f"removed {rows} downloads" in dropped.stdout, dropped.stdout
+    shown = cli("cache").stdout
+    assert "no longer needed" not in shown and f"build kaokore/aligned ({rows} rows)" in shown and "work store kaokore" in shown
     assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
     asked = cli("cache", "clean", "--builds", "KaoKore")  # names and flags in any order; builds need a yes
     assert asked.returncode == 1 and "pass --yes" in asked.stdout and "build kaokore/aligned (" in cli("cache").stdout
