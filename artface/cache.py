@@ -16,7 +16,7 @@ from .diskcache import MARKER, DiskCache, cache_root, output_root
 
 
 def _size(path: Path) -> tuple[int, int]:
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+    files = [p for p in path.rglob("*") if p.is_file() and p.name != MARKER] if path.is_dir() else []  # what it keeps
     return sum(p.stat().st_size for p in files), len(files)
 
 

@@ -145,6 +145,7 @@ def test_cache_show_and_clean(http_server, tmp_path):
     assert dropped.returncode == 0 and f"removed {rows} downloads" in dropped.stdout, dropped.stdout
     shown = cli("cache").stdout
     assert "no longer needed" not in shown and f"build kaokore/aligned ({rows} rows)" in shown and "work store kaokore" in shown
+    assert "--downloads` removes" not in shown and re.search(r"fetch cache \(downloads\) +0 B +0 files", shown), shown
     assert cli("cache", "clean").returncode != 0, "cleaning needs names or --all"
     asked = cli("cache", "clean", "--builds", "KaoKore")  # names and flags in any order; builds need a yes
     assert asked.returncode == 1 and "pass --yes" in asked.stdout and "build kaokore/aligned (" in cli("cache").stdout
