@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .diskcache import MARKER, DiskCache, cache_root, output_root
+from .diskcache import MARKER, DiskCache, cache_root, fetch_cache_dir, output_root, remove_files
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -23,24 +23,20 @@ def _size(path: Path) -> tuple[int, int]:
 def usage() -> list[tuple[str, Path, int, int]]:
     """(what, path, bytes, files) for the fetch cache, each dataset's work store and each finished
     build (opened as a ``Build``: its config and rows; a folder that is no finished build says so)."""
-    from .build import Build
-
-    rows = [("fetch cache (downloads)", cache_root() / "fetch", *_size(cache_root() / "fetch"))]
+    rows = [("fetch cache (downloads)", fetch_cache_dir(), *_size(fetch_cache_dir()))]
     work = cache_root() / "work"
     if work.is_dir():
         for d in sorted(p for p in work.iterdir() if p.is_dir()):
             images = sum(p.stat().st_size for p in d.rglob("*.bin"))  # a finished build holds its own (build.hand_over)
             held = f" ({human(images)} images of builds in progress)" if images else ""
             rows.append((f"work store {d.name}{held}", d, *_size(d)))
-    if output_root().is_dir():
-        for d in sorted(p for ds in output_root().iterdir() if ds.is_dir() for p in ds.iterdir() if p.is_dir()):
-            b = Build.try_open(d)
-            if b is None:
-                rows.append((f"unfinished {d.parent.name}/{d.name}", d, *_size(d)))
-                continue
-            held = sum(p.stat().st_size for p in held_downloads(b))
-            more = f"; {human(held)} of its downloads, no longer needed" if held else ""
-            rows.append((f"build {b.dataset_name}/{b.config_name} ({b.num_rows():,} rows{more})", d, *_size(d)))
+    for d, b in _build_folders([]):
+        if b is None:
+            rows.append((f"unfinished {d.parent.name}/{d.name}", d, *_size(d)))
+            continue
+        held = sum(p.stat().st_size for p in held_downloads(b))
+        more = f"; {human(held)} of its downloads, no longer needed" if held else ""
+        rows.append((f"build {b.dataset_name}/{b.config_name} ({b.num_rows():,} rows{more})", d, *_size(d)))
     return rows
 
 
@@ -50,41 +46,29 @@ def held_downloads(build) -> list[Path]:
     a build with other options of the same records downloads them again."""
     from .fetch import OPTOUT_SUFFIX
 
-    fetch = DiskCache(cache_root() / "fetch")
-    if not build.kind.fetches or "image_url" not in build.features or not (cache_root() / "fetch").is_dir():
+    if not build.kind.fetches or "image_url" not in build.features or not fetch_cache_dir().is_dir():
         return []
-    found = []
-    for split in build.splits:
-        if not build.num_rows(split):
-            continue
-        for url in set(build.dataset(split).data.table.column("image_url").to_pylist()):
-            for suffix in ("", OPTOUT_SUFFIX):
-                path = fetch.path(url, suffix) if url else None
-                if path is not None and path.is_file():
-                    found.append(path)
-    return found
+    fetch = DiskCache(fetch_cache_dir())
+    urls = {u for s in build.splits if build.num_rows(s) for u in build.dataset(s).data.table.column("image_url").to_pylist()}
+    paths = (fetch.path(url, suffix) for url in urls if url for suffix in ("", OPTOUT_SUFFIX))
+    return [p for p in paths if p.is_file()]
 
 
 def drop_downloads(datasets: list[str]) -> tuple[int, int]:
     """Remove the downloads that finished builds of ``datasets`` (all when empty) no longer need;
     returns (bytes, files) removed."""
+    return remove_files(p for _, b in _build_folders(datasets) if b is not None for p in held_downloads(b))
+
+
+def _build_folders(datasets: list[str]):
+    """(folder, its finished Build or None) for every build folder of ``datasets`` (all when empty)."""
     from .build import Build
 
-    freed = files = 0
     root = output_root()
     for ds in sorted(root.iterdir()) if root.is_dir() else []:
-        if not ds.is_dir() or (datasets and ds.name not in datasets):
-            continue
-        for d in sorted(p for p in ds.iterdir() if p.is_dir()):
-            b = Build.try_open(d)
-            for path in held_downloads(b) if b is not None else []:
-                try:
-                    size = path.stat().st_size
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                freed, files = freed + size, files + 1
-    return freed, files
+        if ds.is_dir() and (not datasets or ds.name in datasets):
+            for d in sorted(p for p in ds.iterdir() if p.is_dir()):
+                yield d, Build.try_open(d)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -112,8 +96,8 @@ def cleanable(datasets: list[str], fetch: bool = False, builds: bool = False) ->
     def consider(folder: Path, root: Path, made: bool) -> None:
         (ours if made and _inside(folder, root) else left).append(folder)
 
-    if fetch and (cache / "fetch").exists():
-        consider(cache / "fetch", cache, (cache / "fetch" / MARKER).is_file())
+    if fetch and fetch_cache_dir().exists():
+        consider(fetch_cache_dir(), cache, (fetch_cache_dir() / MARKER).is_file())
     for root, made in ((cache / "work", lambda d: (d / MARKER).is_file()),
                        *([(out, lambda d: (d / BUILD_META).is_file() or (d / REPORT_NAME).is_file())] if builds else [])):
         if not root.is_dir():

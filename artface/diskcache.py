@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -106,6 +107,24 @@ class DiskCache:
 def cache_root() -> Path:
     """artface's cache folder: ``$ARTFACE_CACHE``, default ``~/.cache/artface`` (fetch/ and work/)."""
     return Path(os.environ.get("ARTFACE_CACHE", Path.home() / ".cache" / "artface"))
+
+
+def fetch_cache_dir() -> Path:
+    """Where downloaded bodies are kept, by URL (every fetcher and reader of it asks here)."""
+    return cache_root() / "fetch"
+
+
+def remove_files(paths: Iterable[Path]) -> tuple[int, int]:
+    """Remove these files (those already gone are skipped); returns (bytes, files) removed."""
+    freed = files = 0
+    for path in paths:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        freed, files = freed + size, files + 1
+    return freed, files
 
 
 def output_root() -> Path:

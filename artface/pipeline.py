@@ -252,7 +252,7 @@ class Pipeline:
     @property
     def held(self) -> HeldImages:
         """Images of this store that finished builds hold (made on first use, in the process that uses it)."""
-        if self._held is None or self._held.store is not self.store:
+        if self._held is None:
             self._held = HeldImages(self.store)  # type: ignore[arg-type]
         return self._held
 

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from . import charts
 from .build import Build
-from .diskcache import DiskCache, cache_root
+from .diskcache import DiskCache, fetch_cache_dir
 from .failures import reason_info
 from .schema import QUALITY
 from .swap import replace_dir
@@ -102,7 +102,7 @@ def show(build: Build, out: str | os.PathLike | None = None, dedup: str | os.Pat
 
 def _write(build: Build, folder: Path, dedup: Path | None, thumb: int, workers: int) -> dict:
     labels = charts.label_columns(build)
-    fetch_cache = DiskCache(cache_root() / "fetch")
+    fetch_cache = DiskCache(fetch_cache_dir())
     rows, details, jobs = [], [], []
     for split in build.splits:
         if not build.num_rows(split):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from .diskcache import cache_root
+from .diskcache import cache_root, fetch_cache_dir
 from .errors import MetadataError, SourceError
 from .failures import RecordFailure
 from .fetch import Fetcher, FetchConfig
@@ -270,7 +270,7 @@ class Source:
             loc = local_file(self.root, name)
             return Path(loc.target)
         where = self.where(name)
-        cfg = FetchConfig(retries=2, max_bytes=max_bytes, cache_dir=cache_root() / "fetch", allow_private_hosts=True)
+        cfg = FetchConfig(retries=2, max_bytes=max_bytes, cache_dir=fetch_cache_dir(), allow_private_hosts=True)
         with Fetcher(cfg) as f:
             res = f.fetch(where)
             if not res.ok:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .diskcache import DiskCache, atomic_write, pid_alive, sha256_hex
+from .diskcache import DiskCache, atomic_write, pid_alive, remove_files, sha256_hex
 from .failures import Failure, redo
 from .records import Record
 
@@ -104,16 +104,7 @@ class WorkStore:
 
     def drop_images(self, digests: Iterable[str], names: list[str]) -> int:
         """Remove the stored images ``names`` of the records with these key digests; returns the bytes freed."""
-        freed = 0
-        for digest in digests:
-            for name in names:
-                path = self.cache.digest_path(digest, f".{name}.bin")
-                try:
-                    freed += path.stat().st_size
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
-        return freed
+        return remove_files(self.cache.digest_path(d, f".{n}.bin") for d in digests for n in names)[0]
 
     def save_failure(self, rec: Record, failure: Failure) -> None:
         self.cache.put_checked(rec.key(), json.dumps(asdict(failure), ensure_ascii=False).encode(), ".fail.json")

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Union
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -138,8 +139,6 @@ def pixels(img: Image.Image, box: tuple[int, int, int, int] | None = None) -> np
         except (ValueError, TypeError, AttributeError, NotImplementedError, pa.ArrowException):
             pass  # e.g. a Pillow without the export, or an image kept in several blocks
         else:
-            import cv2
-
             if box is not None:
                 rgbx = rgbx[box[1]:box[3], box[0]:box[2]]
             return cv2.cvtColor(rgbx, cv2.COLOR_RGBA2RGB)

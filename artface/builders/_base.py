@@ -27,7 +27,7 @@ import datasets
 
 from artface_align.ffhq import DEFAULT_WARP
 
-from ..diskcache import cache_root, output_root, sha256_hex
+from ..diskcache import cache_root, fetch_cache_dir, output_root, sha256_hex
 from ..errors import ArtfaceError
 from ..failures import Failure, Reason, SkipCounter, redo, register as register_reasons
 from ..fetch import FetchConfig, Fetcher
@@ -495,7 +495,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
     def make_pipeline(self) -> Pipeline:
         c = self.config
         fetcher = Fetcher(FetchConfig(timeout=c.fetch_timeout, retries=c.fetch_retries, concurrency=c.concurrency,
-                                      cache_dir=cache_root() / "fetch", respect_optout=c.respect_optout))
+                                      cache_dir=fetch_cache_dir(), respect_optout=c.respect_optout))
         self.pipeline = Pipeline(self.pixel_options(), fetcher, WorkStore(self.work_dir()), self.extra_stages(),
                                  RunOptions(workers=c.workers, threads=c.threads, max_pixels=c.max_pixels,
                                             retry_failed=self._retry_failed, processes=self._num_proc))
