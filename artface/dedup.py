@@ -15,9 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,46 +44,6 @@ def image_hashes(img: Image.Image) -> np.ndarray:
                      _bits(imagehash.phash(mirror)), _bits(imagehash.dhash(mirror))], dtype=np.uint64)
 
 
-def pairs_within(h: np.ndarray, threshold: int = THRESHOLD, block: int = 256, cols: int = 4096,
-                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs i < j with distance <= threshold: (i, j, distance), ordered by i then j. ``h``: (N, 4)
-    from image_hashes. Exact: XOR + popcount of every pair, in tiles of ``block`` rows x ``cols``
-    columns whose temporaries stay in cache (1.6x the speed of whole-row blocks), row blocks spread
-    over ``workers`` threads (numpy releases the GIL). Memory is bounded at any N."""
-    n = len(h)
-    p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k]) for k in range(4))
-
-    def rows(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        stop = min(n, start + block)
-        a0, a1 = p0[start:stop, None], p1[start:stop, None]
-        x = np.empty((stop - start, cols), np.uint64)
-        d, dm = np.empty(x.shape, np.uint8), np.empty(x.shape, np.uint8)
-        out_i, out_j, out_d = [], [], []
-        for first in range(start, n, cols):  # only j >= start: each pair once
-            last = min(n, first + cols)
-            w = last - first
-            xv, dv, mv = x[:, :w], d[:, :w], dm[:, :w]
-            np.bitwise_count(np.bitwise_xor(a0, p0[None, first:last], out=xv), out=dv)
-            dv += np.bitwise_count(np.bitwise_xor(a1, p1[None, first:last], out=xv))
-            np.bitwise_count(np.bitwise_xor(a0, m0[None, first:last], out=xv), out=mv)
-            mv += np.bitwise_count(np.bitwise_xor(a1, m1[None, first:last], out=xv))
-            np.minimum(dv, mv, out=dv)
-            ii, jj = np.nonzero(dv <= threshold)
-            keep = jj + first > ii + start
-            out_i.append(ii[keep] + start)
-            out_j.append(jj[keep] + first)
-            out_d.append(dv[ii[keep], jj[keep]])
-        i, j, dist = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
-        order = np.lexsort((j, i))
-        return i[order], j[order], dist[order]
-
-    starts = range(0, n, block)
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        parts = list(pool.map(rows, starts))
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-    return cat([p[0] for p in parts]), cat([p[1] for p in parts]), cat([p[2] for p in parts])
-
-
 def groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Connected components of the duplicate pairs (union-find); a group id per image."""
     parent = np.arange(n)
@@ -107,11 +65,19 @@ def near_duplicates(h: np.ndarray, threshold: int = THRESHOLD) -> tuple[np.ndarr
     """(i, j, distance, group per image). Images with identical hashes are searched once and listed
     as a star (each copy paired with the group's first image, distance 0), not as every pair of
     copies: 8,000 copies of one picture are 7,999 pairs and one group, not 32 million pairs."""
+    from .hamming_search import pairs_within  # numba: loaded by the commands that search, not by `artface show`
+
     if not len(h):
         z = np.zeros(0, np.int64)
         return z, z, z, z
     uniq, first, inverse = np.unique(h, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    # distinct rows in the order of their first image, so that each pair is searched in the images'
+    # order (the distance's mirror term is not symmetric: hamming_search) and the result is the same
+    # as a search over every image
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    uniq, first, inverse = uniq[order], first[order], rank[inverse.reshape(-1)]
     ui, uj, ud = pairs_within(uniq, threshold)
     rep = first  # the first image of each distinct hash row
     copies = np.nonzero(rep[inverse] != np.arange(len(h)))[0]

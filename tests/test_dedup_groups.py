@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from artface.dedup import groups, near_duplicates, pairs_within
+from artface.dedup import THRESHOLD, groups, near_duplicates
+from artface.hamming_search import pairs_within
+from artface.testing.hamming import numpy_pairs_within
 
 
 def _partition(g: np.ndarray) -> set[frozenset[int]]:
@@ -32,7 +34,7 @@ def test_groups_equal_the_exact_all_pairs_search():
     for k in range(0, 400, 7):  # near copies: a few bits flipped
         flips[k, 0] ^= np.uint64(0b1011)
     h = np.concatenate([base, flips[::7], np.repeat(base[5:6], 20, axis=0)])
-    i, j, _ = pairs_within(h)
+    i, j, _ = pairs_within(h, THRESHOLD)
     exact = groups(len(h), i, j)
     assert _partition(near_duplicates(h)[3]) == _partition(exact)
 
@@ -54,8 +56,39 @@ def test_the_tiled_search_finds_exactly_the_pairs_of_a_plain_all_pairs_loop():
             d = min(pc(h[i, 0] ^ h[j, 0]) + pc(h[i, 1] ^ h[j, 1]), pc(h[i, 0] ^ h[j, 2]) + pc(h[i, 1] ^ h[j, 3]))
             if d <= 32:
                 want.append((i, j, d))
-    for block, cols, workers in [(256, 4096, None), (64, 100, 3), (1, 7, 1)]:
-        i, j, d = pairs_within(h, 32, block=block, cols=cols, workers=workers)
+    for rows, cols, workers in [(64, 512, None), (64, 100, 3), (1, 7, 1), (700, 700, 1)]:
+        i, j, d = pairs_within(h, 32, rows=rows, cols=cols, workers=workers)
         assert list(zip(i.tolist(), j.tolist(), d.tolist())) == want
     assert {(3, 650, 32), (255, 256, 20), (99, 600, 0), (400, 401, 31), (77, 123, 0)} <= set(want)
     assert not any((a, b) == (10, 11) for a, b, _ in want)
+
+
+def test_50k_hashes_give_the_pairs_and_groups_of_the_numpy_search():
+    """50,000 hashes with planted near copies (single, mirrored, and a cluster of 300 near copies of one
+    picture, so that one row block finds more pairs than it first has room for): the compiled search
+    returns exactly numpy's pairs and distances, in (i, j) order, and the same groups."""
+    rng = np.random.default_rng(3)
+    n = 50_000
+    h = rng.integers(0, 2**63, size=(n, 4), dtype=np.uint64) | (rng.integers(0, 2, size=(n, 4), dtype=np.uint64) << np.uint64(63))
+    def near(src: np.ndarray, k: int) -> np.ndarray:
+        flip = np.uint64(0)
+        for b in rng.choice(128, size=k, replace=False).tolist():
+            flip = flip | np.uint64(1 << (b % 64)) if b < 64 else flip
+        out = src.copy()
+        out[0] ^= flip
+        return out
+    picks = rng.choice(n, size=2_000, replace=False)
+    for a, b in zip(picks[::2], picks[1::2]):
+        h[b] = near(h[a], int(rng.integers(0, 40)))
+    for a, b in zip(picks[:200:2], picks[1:200:2]):
+        h[b] = h[a][[2, 3, 0, 1]]  # mirrored copies
+    cluster = rng.choice(np.setdiff1d(np.arange(n), picks), size=300, replace=False)
+    for c in cluster:
+        h[c] = near(h[cluster[0]], int(rng.integers(0, 12)))
+    i, j, d = pairs_within(h, THRESHOLD)
+    got = list(zip(i.tolist(), j.tolist(), d.tolist()))
+    want = numpy_pairs_within(h, THRESHOLD)
+    assert got == want
+    assert len(got) > 300 * 299 // 2 + 500, "the planted pairs are there"
+    assert _partition(near_duplicates(h)[3]) == _partition(groups(n, np.array([a for a, _, _ in want]),
+                                                                   np.array([b for _, b, _ in want])))

@@ -1,0 +1,111 @@
+"""Exact Hamming search over dedup's hashes: every pair within a threshold, compiled.
+
+A hash row is [pHash, dHash, pHash of the mirror, dHash of the mirror] (uint64 each); the distance
+of rows a and b (a before b) is min(|a.p ^ b.p| + |a.d ^ b.d|, |a.p ^ b.pm| + |a.d ^ b.dm|), 0..128
+bits. The mirror term compares a with b's mirror, not a's mirror with b: for real images the two
+differ by a few bits (a mirrored picture's pHash is not exactly a permutation of its bits), and
+computing both would cost half as much again, so a pair is always measured in its rows' order.
+
+Why brute force: dedup's threshold is 32 of 128 bits, a quarter of them. Multi-index hashing's
+pigeonhole then needs chunks of under 4 bits, and metric trees do not prune when every distance is
+64 +- 6 and the radius 32, so no index visits fewer pairs than all of them. What is left is making
+each pair cheap: a numba kernel of XOR + popcount that the compiler turns into vector popcounts
+(AVX-512 VPOPCNTQ where the CPU has it), over tiles of 64 rows x 512 columns that stay in L1, rows
+spread over threads (the kernel releases the GIL). Measured in ``benchmarks/bench_dedup.py``.
+
+The kernel only counts a tile's hits (a vector reduction); a tile with any is scanned again, one
+pair at a time, to write them: duplicates are rare, so this costs nothing in the common case and
+keeps the hot loop free of branches.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+ROWS = 64     # rows of a tile: one task of a thread, and the rows that reuse a tile of columns from L1
+COLS = 512    # columns of a tile: 4 x 512 x 8 bytes = 16 KiB, half of L1
+CAPACITY = 1024  # hits a row block writes before it is searched again with room for all of them
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """LLVM's ctpop: numba has no popcount of its own; this one vectorises to VPOPCNTQ."""
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.uint64(types.uint64), codegen
+
+
+@njit(fastmath=True, boundscheck=False, nogil=True, cache=True, inline="always")
+def _distance(a0, a1, b0, b1, m0, m1):
+    return min(_popcount(a0 ^ b0) + _popcount(a1 ^ b1), _popcount(a0 ^ m0) + _popcount(a1 ^ m1))
+
+
+@njit(fastmath=True, boundscheck=False, nogil=True, cache=True, inline="always")
+def _count(a0, a1, q0, q1, r0, r1, limit):
+    """Hits of one row against one tile of columns (slices starting at 0, so that no index can be
+    negative and the loop vectorises without gathers)."""
+    c = 0
+    for j in range(q0.shape[0]):
+        c += _distance(a0, a1, q0[j], q1[j], r0[j], r1[j]) <= limit
+    return c
+
+
+@njit(fastmath=True, boundscheck=False, nogil=True, cache=True)
+def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
+    """Pairs (i, j), lo <= i < hi, i < j, within ``limit``: written to out_* while they fit; returns
+    how many there are (more than len(out_i): the caller searches again with room for all)."""
+    n = p0.shape[0]
+    found = 0
+    room = out_i.shape[0]
+    for first in range(lo, n, cols):
+        last = min(n, first + cols)
+        for i in range(lo, hi):
+            s = max(first, i + 1)
+            if s >= last:
+                continue
+            a0 = p0[i]
+            a1 = p1[i]
+            if _count(a0, a1, p0[s:last], p1[s:last], m0[s:last], m1[s:last], limit) == 0:
+                continue
+            for j in range(s, last):
+                d = _distance(a0, a1, p0[j], p1[j], m0[j], m1[j])
+                if d <= limit:
+                    if found < room:
+                        out_i[found] = i
+                        out_j[found] = j
+                        out_d[found] = d
+                    found += 1
+    return found
+
+
+def pairs_within(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = COLS,
+                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j of ``h`` (N, 4) with distance <= threshold: (i, j, distance), ordered by i
+    then j. Exact; memory is the hashes plus the pairs found. Row blocks are spread over ``workers``
+    threads (default: every core)."""
+    n = len(h)
+    p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
+    limit = np.uint64(max(0, threshold))
+    if threshold < 0 or n < 2:
+        z = np.zeros(0, np.int64)
+        return z, z, z.astype(np.uint8)
+
+    def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hi = min(n, lo + rows)
+        room = CAPACITY
+        while True:
+            i, j, d = np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.uint8)
+            found = _search_block(p0, p1, m0, m1, limit, lo, hi, cols, i, j, d)
+            if found <= room:
+                return i[:found], j[:found], d[:found]
+            room = found  # rare: a block of near-copies; the second search has room for every pair
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        parts = list(pool.map(block, range(0, n, rows)))
+    i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    order = np.lexsort((j, i))  # a block writes tile by tile: put each row's pairs in column order
+    return i[order], j[order], d[order]
