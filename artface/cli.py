@@ -165,6 +165,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         redo_hint = " (--retry-failed tries the permanent failures again, --refresh reads upstream again)" if rep["failed"] else ""
         print(f"{builder.DATASET_NAME}/{c.name}: {res.note}: {rep['written']} written, {rep['failed']} failed, "
               f"of {rep['total']} records{redo_hint}")
+        _drop_downloads(args, res.build)
         print(f"output: {res.build.folder}  (report: {res.build.folder}/artface_report.json)")
         return 1 if rep["total"] and not rep["written"] else 0
     rate = f", {rep['written'] / dt:.1f} img/s" if k.fetches and dt > 0 else ""
@@ -183,8 +184,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"failures by reason: {rep['failed_by_reason']}: {rep['advice']}")
     if rep.get("skipped"):
         print(f"skipped at the source (not records): {rep['skipped']}")
+    _drop_downloads(args, res.build)
     print(f"output: {out}  (report: {out}/artface_report.json)")
     return 1 if rep["total"] and not rep["written"] else 0
+
+
+def _drop_downloads(args: argparse.Namespace, build) -> None:
+    """--drop-downloads: the fetch cache's copies of the images the build's rows hold go."""
+    if args.drop_downloads:
+        from .cache import held_downloads, human
+        from .diskcache import remove_files
+
+        freed, files = remove_files(held_downloads(build))
+        print(f"removed {files:,} downloads ({human(freed)}) the build no longer needs: its rows hold the images")
 
 
 def _quiet_datasets() -> None:
@@ -403,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--address", default=None, help="ray: the cluster to join (e.g. ray://head:10001; default: a local one)")
     b.add_argument("--actors", type=int, default=None, help="ray: actors, one detector session each (default: the cluster's CPUs)")
     b.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (with onnxruntime-gpu)")
+    b.add_argument("--drop-downloads", action="store_true",
+                   help="once built, remove the fetch cache's copies of the images its rows hold, so each image is on "
+                        "disk once (as `artface cache clean NAME --downloads`; a build with other options downloads them again)")
     b.add_argument("--retry-failed", action="store_true",
                    help="try the permanent failures of the last run again too (404, no_face, ...; retryable ones always are)")
     b.add_argument("--refresh", action="store_true",

@@ -155,6 +155,23 @@ def test_cache_show_and_clean(http_server, tmp_path):
     assert "work store kaokore" not in shown and "build kaokore" not in shown
 
 
+def test_build_drop_downloads_keeps_each_image_once(http_server, tmp_path):
+    """`build --drop-downloads`: the fetch cache keeps none of the rows' images; a --retry-failed re-run
+    asks upstream only for the failed record and reads every other image back from the build's rows."""
+    src = serve_kaokore(http_server, bad={"00000001": "404"})
+    args = ("build", "kaokore", "--config", "original", "--source", src, "--max-records", "4")
+    first = cli(*args, "--drop-downloads")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "9 written, 1 failed" in first.stdout and "removed 9 downloads" in first.stdout, first.stdout
+    assert re.search(r"fetch cache \(downloads\) +0 B +0 files", cli("cache").stdout)
+    images = lambda: [p for _, p in http_server.log if not p.endswith((".txt", ".csv"))]  # noqa: E731
+    asked = len(images())
+    again = cli(*args, "--retry-failed")
+    assert again.returncode == 0 and "9 written, 1 failed" in again.stdout, again.stdout
+    redone = images()[asked:]
+    assert len(redone) == 1 and http_server.hits(redone[0]) == 2, f"only the 404 is asked for again: {redone}"
+
+
 def test_cache_clean_removes_only_what_artface_made(http_server, tmp_path):
     import os
 
