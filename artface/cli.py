@@ -266,7 +266,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
                                            max_records=args.max_records))
         b = Build.find(load_builder(name, args.config, **opts))
         builds.setdefault(b.folder, b)  # a dataset named twice is read once
-    summary = dedup(list(builds.values()), Path(args.out), threshold=args.threshold)
+    summary = dedup(list(builds.values()), Path(args.out), threshold=args.threshold, progress=True)
     print(json.dumps(summary, indent=1))
     print(f"pairs: {args.out}/duplicates.parquet, groups: {args.out}/groups.parquet, closest pairs: {args.out}/contact_sheet.png")
     return 0

@@ -61,7 +61,8 @@ def groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return np.array([find(x) for x in range(n)])
 
 
-def near_duplicates(h: np.ndarray, threshold: int = THRESHOLD) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def near_duplicates(h: np.ndarray, threshold: int = THRESHOLD, progress: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, distance, group per image). Images with identical hashes are searched once and listed
     as a star (each copy paired with the group's first image, distance 0), not as every pair of
     copies: 8,000 copies of one picture are 7,999 pairs and one group, not 32 million pairs."""
@@ -78,7 +79,7 @@ def near_duplicates(h: np.ndarray, threshold: int = THRESHOLD) -> tuple[np.ndarr
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     uniq, first, inverse = uniq[order], first[order], rank[inverse.reshape(-1)]
-    ui, uj, ud = pairs_within(uniq, threshold)
+    ui, uj, ud = pairs_within(uniq, threshold, progress=progress)
     rep = first  # the first image of each distinct hash row
     copies = np.nonzero(rep[inverse] != np.arange(len(h)))[0]
     i = np.concatenate([rep[ui], rep[inverse[copies]]])
@@ -99,14 +100,14 @@ class Item:
     row: int = -1
 
 
-def report(items: list[Item], hashes: np.ndarray, out: Path, threshold: int = THRESHOLD) -> dict:
+def report(items: list[Item], hashes: np.ndarray, out: Path, threshold: int = THRESHOLD, progress: bool = False) -> dict:
     """Write duplicates.parquet (one row per pair), groups.parquet, summary.json and the closest pairs'
     contact sheet (contact_sheet.png) to ``out``; returns the summary."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
-    i, j, d, g = near_duplicates(hashes, threshold)
+    i, j, d, g = near_duplicates(hashes, threshold, progress)
     order = np.argsort(d, kind="stable")
     i, j, d = i[order], j[order], d[order]
     cols = {"dataset_a": [items[k].dataset for k in i], "id_a": [items[k].id for k in i], "split_a": [items[k].split for k in i],
@@ -159,10 +160,12 @@ def contact_sheet(pairs: list[tuple[bytes, bytes, int]], cell: int = 128,
     return sheet
 
 
-def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray]:
+def collect(builds: list, workers: int = 2, progress: bool = False) -> tuple[list[Item], np.ndarray]:
     """Items and hashes of finished builds (``artface.build.Build``), hashed as the rows stream by:
-    only the hashes are kept (16 bytes a side), never the images, so memory does not grow with them."""
+    only the hashes are kept (16 bytes a side), never the images, so memory does not grow with them.
+    ``progress``: a bar of images hashed, with the builds' row count as its total."""
     import datasets
+    from tqdm.auto import tqdm
 
     from .errors import ArtfaceError
     from .fetch import ordered_map
@@ -183,9 +186,12 @@ def collect(builds: list, workers: int = 2) -> tuple[list[Item], np.ndarray]:
 
     items: list[Item] = []
     hashes: list[np.ndarray] = []
-    for item, h in ordered_map(one, rows(), workers=workers):  # a bounded window of images in flight
-        items.append(item)
-        hashes.append(h)
+    total = sum(b.num_rows() for b in builds)
+    with tqdm(total=total, desc="images hashed", unit="img", disable=not progress) as bar:
+        for item, h in ordered_map(one, rows(), workers=workers):  # a bounded window of images in flight
+            items.append(item)
+            hashes.append(h)
+            bar.update(1)
     return items, (np.stack(hashes) if hashes else np.zeros((0, 4), np.uint64))
 
 
@@ -204,10 +210,11 @@ def _split_images(folder: str, split: str):
     return Build.open(folder).dataset(split).cast_column("image", datasets.Image(decode=False))
 
 
-def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2) -> dict:
-    """Near-duplicates across finished builds (a build named twice is read once); writes the report to ``out``."""
+def dedup(builds: list, out: Path, threshold: int = THRESHOLD, workers: int = 2, progress: bool = False) -> dict:
+    """Near-duplicates across finished builds (a build named twice is read once); writes the report to
+    ``out``. ``progress``: bars of images hashed and pairs compared."""
     builds = list({b.folder: b for b in builds}.values())
-    items, hashes = collect(builds, workers)
-    summary = report(items, hashes, Path(out), threshold)
+    items, hashes = collect(builds, workers, progress)
+    summary = report(items, hashes, Path(out), threshold, progress)
     (Path(out) / BUILDS_NAME).write_text(json.dumps({b.dataset_name: str(b.folder) for b in builds}, indent=1))
     return summary

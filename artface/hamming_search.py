@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
+from tqdm.auto import tqdm
 
 ROWS = 64     # rows of a tile: one task of a thread, and the rows that reuse a tile of columns from L1
 COLS = 512    # columns of a tile: 4 x 512 x 8 bytes = 16 KiB, half of L1
@@ -83,10 +84,10 @@ def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
 
 
 def pairs_within(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = COLS,
-                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 workers: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs i < j of ``h`` (N, 4) with distance <= threshold: (i, j, distance), ordered by i
     then j. Exact; memory is the hashes plus the pairs found. Row blocks are spread over ``workers``
-    threads (default: every core)."""
+    threads (default: every core); ``progress``: a bar of pairs compared, with its total."""
     n = len(h)
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
     limit = np.uint64(max(0, threshold))
@@ -104,8 +105,14 @@ def pairs_within(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = CO
                 return i[:found], j[:found], d[:found]
             room = found  # rare: a block of near-copies; the second search has room for every pair
 
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        parts = list(pool.map(block, range(0, n, rows)))
+    starts = range(0, n, rows)
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, \
+            tqdm(total=n * (n - 1) // 2, desc="pairs compared", unit="pair", unit_scale=True, disable=not progress) as bar:
+        parts = []
+        for lo, part in zip(starts, pool.map(block, starts)):  # in order: the bar moves as the first blocks end
+            parts.append(part)
+            hi = min(n, lo + rows)
+            bar.update((hi - lo) * (n - hi) + (hi - lo) * (hi - lo - 1) // 2)
     i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
     order = np.lexsort((j, i))  # a block writes tile by tile: put each row's pairs in column order
     return i[order], j[order], d[order]

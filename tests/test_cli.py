@@ -172,6 +172,19 @@ def test_build_drop_downloads_keeps_each_image_once(http_server, tmp_path):
     assert len(redone) == 1 and http_server.hits(redone[0]) == 2, f"only the 404 is asked for again: {redone}"
 
 
+def test_dedup_command_shows_its_progress_and_writes_the_report(http_server, tmp_path):
+    """`artface dedup` on a finished build: a bar of images hashed and one of pairs compared, each with
+    its total; the report's files are named."""
+    src = serve_kaokore(http_server, bad={})
+    assert cli("build", "kaokore", "--config", "original", "--source", src, "--max-records", "4").returncode == 0
+    res = cli("dedup", "kaokore", "--config", "original", "--source", src, "--max-records", "4", "--out", str(tmp_path / "dd"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert re.search(r"images hashed: 100%.*\b10/10\b", res.stderr), res.stderr
+    assert re.search(r"pairs compared: 100%.*\b45\.0/45\.0\b", res.stderr), res.stderr  # 10 images: 45 pairs
+    assert json.loads(res.stdout[:res.stdout.rindex("}") + 1])["images"] == 10
+    assert (tmp_path / "dd" / "duplicates.parquet").is_file() and "duplicates.parquet" in res.stdout
+
+
 def test_cache_clean_removes_only_what_artface_made(http_server, tmp_path):
     import os
 

@@ -169,8 +169,8 @@ class CompositeBuilder(ArtfaceBuilder):
             return {}
         from ..dedup import collect, near_duplicates
 
-        items, hashes = collect(builds)
-        g = near_duplicates(hashes)[3]
+        items, hashes = collect(builds, progress=self.progress)
+        g = near_duplicates(hashes, progress=self.progress)[3]
         sizes = Counter(g.tolist())
         seen: Counter = Counter()
         out = {}
