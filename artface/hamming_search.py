@@ -40,12 +40,25 @@ def _popcount(typingctx, x):
     return types.uint64(types.uint64), codegen
 
 
-@njit(fastmath=True, boundscheck=False, nogil=True, cache=True, inline="always")
+def _compiled(fn=None, **options):
+    """numba's njit with its on-disk cache (compiled once per machine, ~1.5 s), or without it where
+    numba finds no writable place for one (a read-only install and no writable home: numba would
+    refuse to define the function at all)."""
+    if fn is None:
+        return lambda f: _compiled(f, **options)
+    flags = dict(fastmath=True, boundscheck=False, nogil=True, **options)
+    try:
+        return njit(cache=True, **flags)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(**flags)(fn)
+
+
+@_compiled(inline="always")
 def _distance(a0, a1, b0, b1, m0, m1):
     return min(_popcount(a0 ^ b0) + _popcount(a1 ^ b1), _popcount(a0 ^ m0) + _popcount(a1 ^ m1))
 
 
-@njit(fastmath=True, boundscheck=False, nogil=True, cache=True, inline="always")
+@_compiled(inline="always")
 def _count(a0, a1, q0, q1, r0, r1, limit):
     """Hits of one row against one tile of columns (slices starting at 0, so that no index can be
     negative and the loop vectorises without gathers)."""
@@ -55,7 +68,7 @@ def _count(a0, a1, q0, q1, r0, r1, limit):
     return c
 
 
-@njit(fastmath=True, boundscheck=False, nogil=True, cache=True)
+@_compiled
 def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
     """Pairs (i, j), lo <= i < hi, i < j, within ``limit``: written to out_* while they fit; returns
     how many there are (more than len(out_i): the caller searches again with room for all)."""

@@ -92,3 +92,21 @@ def test_50k_hashes_give_the_pairs_and_groups_of_the_numpy_search():
     assert len(got) > 300 * 299 // 2 + 500, "the planted pairs are there"
     assert _partition(near_duplicates(h)[3]) == _partition(groups(n, np.array([a for a, _, _ in want]),
                                                                    np.array([b for _, b, _ in want])))
+
+
+def test_the_search_compiles_where_numba_has_nowhere_to_cache(monkeypatch):
+    """A read-only install with no writable home: numba finds no place for its cache (no locator
+    applies) and would refuse to define a cached function; the search is compiled without one."""
+    from numba.core import caching
+
+    from artface import hamming_search
+
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # (renamed in numba 0.6x)
+    monkeypatch.setattr(impl, "_locator_classes", [])  # what numba sees on such a machine
+    search = hamming_search._compiled(hamming_search._search_block.py_func)
+    h = np.random.default_rng(4).integers(0, 2**63, size=(300, 4), dtype=np.uint64)
+    h[7] = h[3]
+    cols = [np.ascontiguousarray(h[:, k]) for k in range(4)]
+    out = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.uint8)
+    found = search(*cols, np.uint64(32), 0, 300, 512, *out)
+    assert found >= 1 and (3, 7, 0) in set(zip(out[0][:found].tolist(), out[1][:found].tolist(), out[2][:found].tolist()))
