@@ -16,7 +16,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -80,11 +79,10 @@ class RunOptions:
     processes: int = 1  # processes building at once on this machine (--num-proc): they share its cores
 
     def native_threads(self) -> int:
-        """Threads of one ONNX session, and of OpenCV's pool while records are worked on: the machine's
-        cores shared among every worker of every process (16 cores, 4 processes of 2 workers: 2 each,
-        not 8 each). Workers are not cut: a worker waits on Python between native calls, and two per
-        process kept both cores busy here (bench_engine: 2 processes of 1 worker 39.0 img/s, of 2
-        workers 44.2)."""
+        """Threads of one ONNX session: the machine's cores shared among every worker of every process
+        (16 cores, 4 processes of 2 workers: 2 each, not 8 each). Workers are not cut: a worker waits
+        on Python between native calls, and two per process kept both cores busy here (bench_engine:
+        2 processes of 1 worker 39.0 img/s, of 2 workers 44.2)."""
         return self.threads or max(1, (os.cpu_count() or 1) // (max(1, self.workers) * max(1, self.processes)))
 
 
@@ -145,20 +143,6 @@ def encode_image(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
     else:
         img.save(buf, "WEBP", quality=quality, method=4)
     return buf.getvalue()
-
-
-@contextmanager
-def opencv_threads(n: int) -> Iterator[None]:
-    """OpenCV's thread pool at ``n`` threads for the block, then as it was. The workers already keep
-    the cores busy; a pool of one thread per core beside them only adds hand-offs and its idle
-    threads' spinning (bench_build, AAHQ at 256 on 2 cores: ~2.3 CPU-ms per image in OpenCV's
-    threads, 5 % of the build's CPU, for no more images per second)."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
 
 
 RUN_CHUNK = 1024  # records queued for fetch + process at a time: bounds memory; a chunk's tail costs < 1 %
@@ -276,15 +260,13 @@ class Pipeline:
         if not records:
             return
         fetched = ordered_map(self._fetch, records, workers=self.fetcher.config.concurrency)
-        with opencv_threads(self.run_opts.native_threads()):
-            for rec, out in ordered_map(self._process, fetched, workers=self.run_opts.workers,
-                                        window=self.run_opts.workers * 2):
-                if self.store is not None:
-                    if isinstance(out, Failure):
-                        self.store.save_failure(rec, out)
-                    else:
-                        self.store.save(rec, out)
-                yield rec, out
+        for rec, out in ordered_map(self._process, fetched, workers=self.run_opts.workers, window=self.run_opts.workers * 2):
+            if self.store is not None:
+                if isinstance(out, Failure):
+                    self.store.save_failure(rec, out)
+                else:
+                    self.store.save(rec, out)
+            yield rec, out
 
     def _fetch(self, rec: Record) -> tuple[Work, Failure | None]:
         work = Work(rec)
