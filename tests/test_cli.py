@@ -8,12 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from artface.builders.kaokore.test_builder import serve_kaokore
+from artface.testing.progress import wait_for_outcomes
 
 KAOKORE = Path(__file__).resolve().parents[1] / "artface" / "builders" / "kaokore" / "fixtures"
 
@@ -210,10 +210,7 @@ def test_ctrl_c_under_num_proc_exits_130_with_the_resume_hint(http_server, tmp_p
                              "--set", "size=64", "--set", "concurrency=1", "--set", "workers=1", "--num-proc", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
                             start_new_session=True)
-    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 2:
-        time.sleep(0.1)
+    wait_for_outcomes(Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore", 2, 60, proc)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground process group
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
@@ -225,10 +222,7 @@ def test_ctrl_c_says_how_to_resume(http_server, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "artface.cli", "build", "kaokore", "--config", "aligned", "--source", src,
                              "--set", "size=64", "--set", "concurrency=1", "--set", "workers=1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 2:
-        time.sleep(0.1)
+    wait_for_outcomes(Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore", 2, 60, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import datasets
@@ -18,6 +17,7 @@ import pytest
 from artface.build import Build, run_build
 from artface.builders import load_builder
 from artface.builders.kaokore.test_builder import serve_kaokore
+from artface.testing.progress import wait_for_outcomes
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of '.[test]'")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -84,10 +84,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, http_server, tmp_path):
     result: dict = {}
     t = threading.Thread(target=lambda: result.update(rep=run_build(b, engine="ray").build.report))
     t.start()
-    work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 4:
-        time.sleep(0.1)
+    wait_for_outcomes(Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore", 4, 120)
     workers = actor_pids("RecordMapper")
     assert workers, "the actor pool is running"
     os.kill(workers[0], signal.SIGKILL)
@@ -107,10 +104,7 @@ def test_a_killed_driver_then_a_rerun_gives_the_full_set(http_server, tmp_path):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
-        deadline = time.time() + 180
-        while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 6:
-            time.sleep(0.1)
-        done_before = len(list(work.rglob("*.ok.json")))
+        done_before = wait_for_outcomes(work, 6, 180, proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         assert 6 <= done_before < 38, "killed mid-run"

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from artface.build import Build
 from artface.builders import load_builder
 from artface.builders.kaokore.builder import iiif_resize, tag_items, tag_line
 from artface.testing.images import astronaut_face_crop, blank
+from artface.testing.progress import wait_for_outcomes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UPSTREAM = Path(__file__).resolve().parents[4] / "shared" / "upstream" / "kaokore"
@@ -262,9 +262,7 @@ def test_killed_build_resumes_to_the_full_set(http_server, tmp_path):
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     work = Path(os.environ["ARTFACE_CACHE"]) / "work" / "kaokore"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(work.rglob("*.ok.json"))) < 8:
-        time.sleep(0.1)
+    wait_for_outcomes(work, 8, 60, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = len(list(work.rglob("*.ok.json")))
