@@ -176,6 +176,16 @@ class Pipeline:
                 raise SetupError(f"{self.opts.detector}{'+' + self.opts.landmarks if self.opts.landmarks else ''}: "
                                  f"{exc}") from None
 
+    def close(self) -> None:
+        """Release the HTTP client and the model sessions now, not when the garbage collector gets to
+        them: a Pipeline is a reference cycle (its stages are its bound methods), and an ONNX session
+        left as garbage in a process that then forks is freed by the child's collector, where
+        destroying its thread pool waits forever for threads the child does not have (a --num-proc
+        build's workers hung so)."""
+        self.fetcher.close()
+        with self._aligner_lock:
+            self._aligner = None
+
     @property
     def aligner(self) -> FaceAligner:
         """Created on first use, in the process that uses it (sessions are not picklable)."""

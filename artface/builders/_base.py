@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
 import inspect
 import json
@@ -448,7 +449,7 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             for rec, out in pipeline.rows(records, on_done=bar.update_record if bar else None):
                 yield rec.id, self.make_row(rec, out)
         finally:
-            pipeline.fetcher.close()
+            pipeline.close()
             if bar:
                 bar.close()
 
@@ -560,8 +561,9 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             try:
                 pipeline.prepare()
             finally:
-                pipeline.fetcher.close()
+                pipeline.close()  # sessions freed here, before datasets forks the writers (Pipeline.close)
                 self.pipeline = None  # each process opens its own sessions
+                gc.collect()
 
     def kept_failures(self, retry_failed: bool = False) -> Counter:
         """Failures of the last run that this run keeps as they are (the re-run policy), by reason."""
