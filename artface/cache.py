@@ -60,6 +60,11 @@ def drop_downloads(datasets: list[str]) -> tuple[int, int]:
     return remove_files(p for _, b in _build_folders(datasets) if b is not None for p in held_downloads(b))
 
 
+def drop_build_downloads(build) -> tuple[int, int]:
+    """Remove the downloads one finished build no longer needs (``artface build --drop-downloads``)."""
+    return remove_files(held_downloads(build))
+
+
 def _build_folders(datasets: list[str]):
     """(folder, its finished Build or None) for every build folder of ``datasets`` (all when empty)."""
     from .build import Build

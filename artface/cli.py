@@ -192,10 +192,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _drop_downloads(args: argparse.Namespace, build) -> None:
     """--drop-downloads: the fetch cache's copies of the images the build's rows hold go."""
     if args.drop_downloads:
-        from .cache import held_downloads, human
-        from .diskcache import remove_files
+        from .cache import drop_build_downloads, human
 
-        freed, files = remove_files(held_downloads(build))
+        freed, files = drop_build_downloads(build)
         print(f"removed {files:,} downloads ({human(freed)}) the build no longer needs: its rows hold the images")
 
 

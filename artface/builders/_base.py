@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import gc
 import hashlib
 import inspect
 import json
@@ -563,7 +562,6 @@ class ArtfaceBuilder(datasets.GeneratorBasedBuilder):
             finally:
                 pipeline.close()  # sessions freed here, before datasets forks the writers (Pipeline.close)
                 self.pipeline = None  # each process opens its own sessions
-                gc.collect()
 
     def kept_failures(self, retry_failed: bool = False) -> Counter:
         """Failures of the last run that this run keeps as they are (the re-run policy), by reason."""
