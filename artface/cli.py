@@ -453,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE", help="upstream per dataset")
     dd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config option for every dataset")
     dd.add_argument("--max-records", type=int, default=None, help="per split: a sample")
-    dd.add_argument("--threshold", type=int, default=32, help="max distance (bits of 128) of a pair (benchmarks/bench_dedup.py)")
+    dd.add_argument("--threshold", type=int, default=32, help="max distance (bits of 128) of a pair (benchmarks/bench_dedup.py); at about 16 and under, "
+                    "a multi-index search finds the same pairs faster")
     dd.add_argument("--out", required=True, help="report folder")
 
     sh = cmd("show", "a page to look at a finished build before publishing: summary, gallery with landmarks, "

@@ -2,10 +2,10 @@
 
 Each image gets a 64-bit pHash and a 64-bit dHash (``imagehash``), of itself and of its mirror
 image; the distance of two images is the smaller of (pHash + dHash bits that differ) between them
-and between one and the other's mirror (0..128), so a mirrored copy is found too. The search is
-exact: tiles of XOR + popcount over all pairs (numpy, on every core): quadratic, ~25 s for 100k
-hashes on 2 cores. No index makes it sub-quadratic at this threshold: 32 of 128 bits is a
-quarter of the bits, where multi-index hashing's pigeonhole needs chunks of under 4 bits.
+and between one and the other's mirror (0..128), so a mirrored copy is found too
+(``popcount.distance``). The search is exact, by whichever of two searches costs less on the hashes
+(``hamming_search.pairs_within``): every pair compared at the default threshold, a multi-index hash
+table at small thresholds.
 Images are hashed as the builds' rows stream by; only the hashes are kept.
 ``THRESHOLD`` was chosen with ``benchmarks/bench_dedup.py`` (planted copies re-encoded, resized,
 recoloured, cropped, mirrored vs distinct pictures).

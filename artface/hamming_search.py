@@ -1,17 +1,18 @@
 """Exact Hamming search over dedup's hashes: every pair within a threshold, compiled.
 
-A hash row is [pHash, dHash, pHash of the mirror, dHash of the mirror] (uint64 each); the distance
-of rows a and b (a before b) is min(|a.p ^ b.p| + |a.d ^ b.d|, |a.p ^ b.pm| + |a.d ^ b.dm|), 0..128
-bits. The mirror term compares a with b's mirror, not a's mirror with b: for real images the two
-differ by a few bits (a mirrored picture's pHash is not exactly a permutation of its bits), and
-computing both would cost half as much again, so a pair is always measured in its rows' order.
+The distance is ``popcount.distance``'s. Two searches, both exact, chosen per call by what they
+would cost on the hashes at hand (``pairs_within``):
 
-Why brute force: dedup's threshold is 32 of 128 bits, a quarter of them. Multi-index hashing's
-pigeonhole then needs chunks of under 4 bits, and metric trees do not prune when every distance is
-64 +- 6 and the radius 32, so no index visits fewer pairs than all of them. What is left is making
-each pair cheap: a numba kernel of XOR + popcount that the compiler turns into vector popcounts
-(AVX-512 VPOPCNTQ where the CPU has it), over tiles of 64 rows x 512 columns that stay in L1, rows
-spread over threads (the kernel releases the GIL). Measured in ``benchmarks/bench_dedup.py``.
+- ``exhaustive_pairs``, every pair: at dedup's default threshold, 32 of 128 bits (a quarter of
+  them), multi-index hashing's pigeonhole needs chunks of under 4 bits, and metric trees do not
+  prune when every distance is 64 +- 6 and the radius 32, so no index visits fewer pairs than all
+  of them. What is left is making each pair cheap: a numba kernel of XOR + popcount that the
+  compiler turns into vector popcounts (AVX-512 VPOPCNTQ where the CPU has it), over tiles of 64
+  rows x 512 columns that stay in L1, rows spread over threads (the kernel releases the GIL);
+- ``multi_index.pairs_within``, sub-quadratic, where the threshold is small enough for its tables
+  to pay (about 16 bits and under on a million hashes).
+
+Measured in ``benchmarks/bench_dedup.py``.
 
 The kernel only counts a tile's hits (a vector reduction); a tile with any is scanned again, one
 pair at a time, to write them: duplicates are rare, so this costs nothing in the common case and
@@ -23,52 +24,27 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
 from tqdm.auto import tqdm
+
+from . import multi_index
+from .popcount import compiled, distance
 
 ROWS = 64     # rows of a tile: one task of a thread, and the rows that reuse a tile of columns from L1
 COLS = 512    # columns of a tile: 4 x 512 x 8 bytes = 16 KiB, half of L1
 CAPACITY = 1024  # hits a row block writes before it is searched again with room for all of them
 
 
-@intrinsic
-def _popcount(typingctx, x):
-    """LLVM's ctpop: numba has no popcount of its own; this one vectorises to VPOPCNTQ."""
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-    return types.uint64(types.uint64), codegen
-
-
-def _compiled(fn=None, **options):
-    """numba's njit with its on-disk cache (compiled once per machine, ~1.5 s), or without it where
-    numba finds no writable place for one (a read-only install and no writable home: numba would
-    refuse to define the function at all)."""
-    if fn is None:
-        return lambda f: _compiled(f, **options)
-    flags = dict(fastmath=True, boundscheck=False, nogil=True, **options)
-    try:
-        return njit(cache=True, **flags)(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return njit(**flags)(fn)
-
-
-@_compiled(inline="always")
-def _distance(a0, a1, b0, b1, m0, m1):
-    return min(_popcount(a0 ^ b0) + _popcount(a1 ^ b1), _popcount(a0 ^ m0) + _popcount(a1 ^ m1))
-
-
-@_compiled(inline="always")
+@compiled(inline="always")
 def _count(a0, a1, q0, q1, r0, r1, limit):
     """Hits of one row against one tile of columns (slices starting at 0, so that no index can be
     negative and the loop vectorises without gathers)."""
     c = 0
     for j in range(q0.shape[0]):
-        c += _distance(a0, a1, q0[j], q1[j], r0[j], r1[j]) <= limit
+        c += distance(a0, a1, q0[j], q1[j], r0[j], r1[j]) <= limit
     return c
 
 
-@_compiled
+@compiled
 def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
     """Pairs (i, j), lo <= i < hi, i < j, within ``limit``: written to out_* while they fit; returns
     how many there are (more than len(out_i): the caller searches again with room for all)."""
@@ -86,7 +62,7 @@ def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
             if _count(a0, a1, p0[s:last], p1[s:last], m0[s:last], m1[s:last], limit) == 0:
                 continue
             for j in range(s, last):
-                d = _distance(a0, a1, p0[j], p1[j], m0[j], m1[j])
+                d = distance(a0, a1, p0[j], p1[j], m0[j], m1[j])
                 if d <= limit:
                     if found < room:
                         out_i[found] = i
@@ -96,10 +72,10 @@ def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
     return found
 
 
-def pairs_within(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = COLS,
-                 workers: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs i < j of ``h`` (N, 4) with distance <= threshold: (i, j, distance), ordered by i
-    then j. Exact; memory is the hashes plus the pairs found. Row blocks are spread over ``workers``
+def exhaustive_pairs(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = COLS,
+                     workers: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j of ``h`` (N, 4) with distance <= threshold, every pair compared: (i, j,
+    distance), ordered by i then j. Exact; memory is the hashes plus the pairs found. Row blocks are spread over ``workers``
     threads (default: every core); ``progress``: a bar of pairs compared, with its total."""
     n = len(h)
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
@@ -129,3 +105,23 @@ def pairs_within(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = CO
     i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
     order = np.lexsort((j, i))  # a block writes tile by tile: put each row's pairs in column order
     return i[order], j[order], d[order]
+
+
+METHODS = ("auto", "exhaustive", "multi_index")
+
+
+def pairs_within(h: np.ndarray, threshold: int, method: str = "auto", workers: int | None = None,
+                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j of ``h`` within ``threshold`` (i, j, distance; ordered by i then j), by the
+    search that costs less on these hashes: multi-index hashing where ``multi_index.plan`` says it
+    visits fewer rows than there are pairs (small thresholds), every pair otherwise. Both are exact
+    and give the same result; ``method`` forces one."""
+    if method not in METHODS:
+        raise ValueError(f"unknown search method {method!r} (one of {', '.join(METHODS)})")
+    chunks = None
+    if method == "auto" and len(h) >= 2 and threshold >= 0:
+        plan = multi_index.plan(h, threshold)
+        method, chunks = ("multi_index", plan.chunks) if plan.pays else ("exhaustive", None)
+    if method == "multi_index":
+        return multi_index.pairs_within(h, threshold, chunks=chunks, workers=workers, progress=progress)
+    return exhaustive_pairs(h, threshold, workers=workers, progress=progress)

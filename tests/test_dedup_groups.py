@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from artface import multi_index
 from artface.dedup import THRESHOLD, groups, near_duplicates
-from artface.hamming_search import pairs_within
+from artface.hamming_search import exhaustive_pairs, pairs_within
 from artface.testing.hamming import numpy_pairs_within
 
 
@@ -57,7 +58,7 @@ def test_the_tiled_search_finds_exactly_the_pairs_of_a_plain_all_pairs_loop():
             if d <= 32:
                 want.append((i, j, d))
     for rows, cols, workers in [(64, 512, None), (64, 100, 3), (1, 7, 1), (700, 700, 1)]:
-        i, j, d = pairs_within(h, 32, rows=rows, cols=cols, workers=workers)
+        i, j, d = exhaustive_pairs(h, 32, rows=rows, cols=cols, workers=workers)
         assert list(zip(i.tolist(), j.tolist(), d.tolist())) == want
     assert {(3, 650, 32), (255, 256, 20), (99, 600, 0), (400, 401, 31), (77, 123, 0)} <= set(want)
     assert not any((a, b) == (10, 11) for a, b, _ in want)
@@ -66,7 +67,8 @@ def test_the_tiled_search_finds_exactly_the_pairs_of_a_plain_all_pairs_loop():
 def test_50k_hashes_give_the_pairs_and_groups_of_the_numpy_search():
     """50,000 hashes with planted near copies (single, mirrored, and a cluster of 300 near copies of one
     picture, so that one row block finds more pairs than it first has room for): the compiled search
-    returns exactly numpy's pairs and distances, in (i, j) order, and the same groups."""
+    returns exactly numpy's pairs and distances, in (i, j) order, and the same groups; so does the
+    multi-index search, chosen (threshold 8) or forced (0, 16, 32)."""
     rng = np.random.default_rng(3)
     n = 50_000
     h = rng.integers(0, 2**63, size=(n, 4), dtype=np.uint64) | (rng.integers(0, 2, size=(n, 4), dtype=np.uint64) << np.uint64(63))
@@ -85,13 +87,21 @@ def test_50k_hashes_give_the_pairs_and_groups_of_the_numpy_search():
     cluster = rng.choice(np.setdiff1d(np.arange(n), picks), size=300, replace=False)
     for c in cluster:
         h[c] = near(h[cluster[0]], int(rng.integers(0, 12)))
-    i, j, d = pairs_within(h, THRESHOLD)
-    got = list(zip(i.tolist(), j.tolist(), d.tolist()))
     want = numpy_pairs_within(h, THRESHOLD)
-    assert got == want
-    assert len(got) > 300 * 299 // 2 + 500, "the planted pairs are there"
+    for method in ("auto", "exhaustive", "multi_index"):
+        i, j, d = pairs_within(h, THRESHOLD, method=method)
+        assert list(zip(i.tolist(), j.tolist(), d.tolist())) == want, method
+    assert multi_index.plan(h, 8).pays  # a threshold where the index is chosen on 50k hashes
+    for t in (0, 8, 16):  # the oracle's pairs within t, either way
+        for method in ("auto", "multi_index"):
+            i, j, d = pairs_within(h, t, method=method)
+            assert list(zip(i.tolist(), j.tolist(), d.tolist())) == [p for p in want if p[2] <= t], (t, method)
+    assert len(want) > 300 * 299 // 2 + 500, "the planted pairs are there"
     assert _partition(near_duplicates(h)[3]) == _partition(groups(n, np.array([a for a, _, _ in want]),
                                                                    np.array([b for _, b, _ in want])))
+    small = [p for p in want if p[2] <= 8]  # dedup at a threshold the multi-index search takes
+    assert _partition(near_duplicates(h, 8)[3]) == _partition(groups(n, np.array([a for a, _, _ in small]),
+                                                                      np.array([b for _, b, _ in small])))
 
 
 def test_the_search_compiles_where_numba_has_nowhere_to_cache(monkeypatch):
@@ -99,11 +109,11 @@ def test_the_search_compiles_where_numba_has_nowhere_to_cache(monkeypatch):
     applies) and would refuse to define a cached function; the search is compiled without one."""
     from numba.core import caching
 
-    from artface import hamming_search
+    from artface import hamming_search, popcount
 
     impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # (renamed in numba 0.6x)
     monkeypatch.setattr(impl, "_locator_classes", [])  # what numba sees on such a machine
-    search = hamming_search._compiled(hamming_search._search_block.py_func)
+    search = popcount.compiled(hamming_search._search_block.py_func)
     h = np.random.default_rng(4).integers(0, 2**63, size=(300, 4), dtype=np.uint64)
     h[7] = h[3]
     cols = [np.ascontiguousarray(h[:, k]) for k in range(4)]
