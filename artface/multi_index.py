@@ -269,7 +269,7 @@ def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, worke
         return z, z, z.astype(np.uint8)
     if chunks is None:
         chunks = plan(h, threshold).chunks
-    chunks = max(chunks, min_chunks(n))
+    chunks = min(BITS, max(chunks, min_chunks(n)))  # no chunk narrower than a bit
     t = _tables(h, chunks, threshold // chunks)
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
     limit = np.uint64(threshold)

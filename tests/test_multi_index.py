@@ -81,5 +81,7 @@ def test_a_threshold_as_large_as_the_bits_is_left_to_the_exhaustive_search():
     p = multi_index.plan(h, 128)
     assert not p.pays
     assert _triples(pairs_within(h, 128)) == _triples(exhaustive_pairs(h, 128))
+    h[9] = h[5]
+    assert _triples(multi_index.pairs_within(h, 20, chunks=500)) == _triples(exhaustive_pairs(h, 20)) == [(5, 9, 0)]
     with pytest.raises(ValueError, match="unknown search method 'faiss'"):
         pairs_within(h, 8, method="faiss")
