@@ -84,15 +84,18 @@ def exhaustive_pairs(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int 
         z = np.zeros(0, np.int64)
         return z, z, z.astype(np.uint8)
 
+    rooms = [CAPACITY]  # pairs a block's first search has room for
+
     def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         hi = min(n, lo + rows)
-        room = CAPACITY
+        room = rooms[0]
         while True:
             i, j, d = np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.uint8)
             found = _search_block(p0, p1, m0, m1, limit, lo, hi, cols, i, j, d)
             if found <= room:
                 return i[:found], j[:found], d[:found]
-            room = found  # rare: a block of near-copies; the second search has room for every pair
+            room = rooms[0] = max(rooms[0], found)  # a block of near-copies: searched again with room for
+            # every pair, and the blocks after it start with that room (on sets where most rows have many)
 
     starts = range(0, n, rows)
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, \

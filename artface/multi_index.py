@@ -115,8 +115,9 @@ def _masks(width: int, sub_radius: int) -> np.ndarray:
 class _Tables:
     """One table per chunk, in flat arrays: chunk c's bucket v holds the entries
     ``entry_start[c] + offsets[offset_start[c] + v] .. + offsets[offset_start[c] + v + 1]``, each a row
-    (``row``) and the key it is filed under (``key0``, ``key1``: the row's or its mirror's), so that
-    a bucket is read in one sweep and a row's hashes are fetched only for a hit."""
+    and whether it is filed under its mirror's key (``row``: 2 x row + 1 for the mirror's) and that
+    key (``key0``, ``key1``), so that a bucket is read in one sweep and a row's hashes are fetched
+    only for a hit."""
     lo: np.ndarray
     width: np.ndarray
     offsets: np.ndarray
@@ -131,15 +132,17 @@ class _Tables:
 
 @compiled
 def _file(vals, offsets, k0, k1, row, key0, key1):
-    """Counting sort: entry k (row k mod n, its key or its mirror's) into its bucket. Rows are filed
-    in order, so each bucket is sorted by row and a search skips its earlier rows in one bisection."""
+    """Counting sort: entry k (row r = k mod n under its key, or under its mirror's) into its bucket
+    as ``2 r`` or ``2 r + 1``. Rows are filed in order, so each bucket is sorted by row and a search
+    skips its earlier rows in one bisection."""
     n = vals.shape[0] // 2
     at = offsets[:-1].copy()
     for r in range(n):
-        for k in (r, r + n):
+        for mirror in range(2):
+            k = r + mirror * n
             e = at[vals[k]]
             at[vals[k]] = e + 1
-            row[e] = r
+            row[e] = 2 * r + mirror
             key0[e] = k0[k]
             key1[e] = k1[k]
 
@@ -201,12 +204,23 @@ def _bucket_hits(a0, a1, k0, k1, limit):
     return c
 
 
+@compiled(inline="always")
+def _found_before(x0, x1, c, lo, width, sub, mirror, a0, a1, b0, b1, limit):
+    """Whether a hit (key difference x0, x1 in chunk c) is one the search also makes elsewhere and
+    counts there: in an earlier chunk within ``sub`` bits of the same key, or, for a hit through
+    the mirror's key, through the row's own key (within ``limit``: some chunk finds it)."""
+    for c2 in range(c):
+        if bit_count(np.uint64(_bits(x0, x1, lo[c2], width[c2]))) <= sub:
+            return True
+    return mirror == 1 and bit_count(a0 ^ b0) + bit_count(a1 ^ b1) <= limit
+
+
 @compiled
-def _search_rows(p0, p1, m0, m1, limit, first, last, lo, width, offsets, offset_start, row, key0, key1, entry_start,
-                 masks, mask_start, out_i, out_j, out_d):
+def _search_rows(p0, p1, m0, m1, limit, sub, first, last, lo, width, offsets, offset_start, row, key0, key1,
+                 entry_start, masks, mask_start, out_i, out_j, out_d):
     """Pairs (i, j), first <= i < last, i < j, within ``limit``, written to out_* while they fit;
-    returns how many were found. A pair near in several chunks, or by its key and its mirror's, is
-    found more than once: the caller keeps one of each."""
+    returns how many there are. A pair near in several chunks, or by its key and its mirror's, is
+    counted once: where the search meets it first (``_found_before``)."""
     found = 0
     room = out_i.shape[0]
     for i in range(first, last):
@@ -220,14 +234,17 @@ def _search_rows(p0, p1, m0, m1, limit, first, last, lo, width, offsets, offset_
                 key = v ^ masks[t]
                 s = eb + offsets[ob + key]
                 e = eb + offsets[ob + key + 1]
-                if s == e or row[e - 1] <= i:
+                if s == e or row[e - 1] <= 2 * i + 1:
                     continue
-                s += np.searchsorted(row[s:e], i, side="right")  # the bucket's rows after i
+                s += np.searchsorted(row[s:e], 2 * i + 1, side="right")  # the bucket's rows after i
                 if _bucket_hits(a0, a1, key0[s:e], key1[s:e], limit) == 0:
                     continue
                 for k in range(s, e):  # rare: write the hits
-                    j = row[k]
-                    if bit_count(a0 ^ key0[k]) + bit_count(a1 ^ key1[k]) <= limit:
+                    j = row[k] >> 1
+                    x0 = a0 ^ key0[k]
+                    x1 = a1 ^ key1[k]
+                    if bit_count(x0) + bit_count(x1) <= limit and not _found_before(
+                            x0, x1, c, lo, width, sub, row[k] & 1, a0, a1, p0[j], p1[j], limit):
                         if found < room:
                             out_i[found] = i
                             out_j[found] = j
@@ -270,20 +287,24 @@ def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, worke
     if chunks is None:
         chunks = plan(h, threshold).chunks
     chunks = min(BITS, max(chunks, min_chunks(n)))  # no chunk narrower than a bit
-    t = _tables(h, chunks, threshold // chunks)
+    sub = threshold // chunks
+    t = _tables(h, chunks, sub)
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
     limit = np.uint64(threshold)
 
+    rooms = [CAPACITY]  # pairs a block's first search has room for
+
     def block(first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         last = min(n, first + ROWS)
-        room = CAPACITY
+        room = rooms[0]
         while True:
             i, j, d = np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.uint8)
-            found = _search_rows(p0, p1, m0, m1, limit, first, last, t.lo, t.width, t.offsets, t.offset_start,
+            found = _search_rows(p0, p1, m0, m1, limit, sub, first, last, t.lo, t.width, t.offsets, t.offset_start,
                                  t.row, t.key0, t.key1, t.entry_start, t.masks, t.mask_start, i, j, d)
             if found <= room:
                 return i[:found], j[:found], d[:found]
-            room = found  # rare: rows of many near-copies; searched again with room for every pair
+            room = rooms[0] = max(rooms[0], found)  # rows of many near-copies: searched again with room for
+            # every pair, and the blocks after it start with that room (on sets where most rows have many)
 
     starts = range(0, n, ROWS)
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, \
@@ -293,8 +314,5 @@ def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, worke
             parts.append(part)
             bar.update(min(n, first + ROWS) - first)
     i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
-    order = np.lexsort((j, i))
-    i, j, d = i[order], j[order], d[order]
-    first_of_pair = np.ones(len(i), bool)
-    first_of_pair[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-    return i[first_of_pair], j[first_of_pair], d[first_of_pair]
+    order = np.lexsort((j, i))  # a row's pairs come chunk by chunk: put them in column order
+    return i[order], j[order], d[order]
