@@ -6,8 +6,7 @@ back, recoloured to sepia, 4% cropped off and resized, mirrored). Recall = alter
 next to their original; false pairs = pairs of different pictures, per threshold. The baseline for
 search speed is the numpy search the compiled kernel replaced, on the same hashes in the same run;
 the multi-index search is timed against the exhaustive kernel for thresholds 8-32, on spread-out and
-on clustered hashes (``--sizes
-1000000``: the million-hash figures, about 5 min for the exhaustive run).
+on clustered hashes (``--sizes 1000000``: the million-hash figures, about 5 min for the exhaustive run).
 """
 from __future__ import annotations
 
