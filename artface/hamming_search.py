@@ -20,14 +20,10 @@ keeps the hot loop free of branches.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from tqdm.auto import tqdm
-
 from . import multi_index
 from .popcount import compiled, distance
+from .row_blocks import no_pairs, search_blocks
 
 ROWS = 64     # rows of a tile: one task of a thread, and the rows that reuse a tile of columns from L1
 COLS = 512    # columns of a tile: 4 x 512 x 8 bytes = 16 KiB, half of L1
@@ -81,33 +77,16 @@ def exhaustive_pairs(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int 
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
     limit = np.uint64(max(0, threshold))
     if threshold < 0 or n < 2:
-        z = np.zeros(0, np.int64)
-        return z, z, z.astype(np.uint8)
+        return no_pairs()
 
-    rooms = [CAPACITY]  # pairs a block's first search has room for
+    def search(lo: int, hi: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> int:
+        return _search_block(p0, p1, m0, m1, limit, lo, hi, cols, i, j, d)
 
-    def block(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        hi = min(n, lo + rows)
-        room = rooms[0]
-        while True:
-            i, j, d = np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.uint8)
-            found = _search_block(p0, p1, m0, m1, limit, lo, hi, cols, i, j, d)
-            if found <= room:
-                return i[:found], j[:found], d[:found]
-            room = rooms[0] = max(rooms[0], found)  # a block of near-copies: searched again with room for
-            # every pair, and the blocks after it start with that room (on sets where most rows have many)
+    def advance(lo: int, hi: int) -> int:  # the block's pairs: its rows against the later rows, and among themselves
+        return (hi - lo) * (n - hi) + (hi - lo) * (hi - lo - 1) // 2
 
-    starts = range(0, n, rows)
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, \
-            tqdm(total=n * (n - 1) // 2, desc="pairs compared", unit="pair", unit_scale=True, disable=not progress) as bar:
-        parts = []
-        for lo, part in zip(starts, pool.map(block, starts)):  # in order: the bar moves as the first blocks end
-            parts.append(part)
-            hi = min(n, lo + rows)
-            bar.update((hi - lo) * (n - hi) + (hi - lo) * (hi - lo - 1) // 2)
-    i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
-    order = np.lexsort((j, i))  # a block writes tile by tile: put each row's pairs in column order
-    return i[order], j[order], d[order]
+    bar = dict(total=n * (n - 1) // 2, desc="pairs compared", unit="pair", disable=not progress)
+    return search_blocks(n, rows, search, CAPACITY, workers, bar, advance)
 
 
 METHODS = ("auto", "exhaustive", "multi_index")

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from .popcount import bit_count, compiled, distance
+from .row_blocks import no_pairs, search_blocks
 
 BITS = 128            # pHash + dHash
 MAX_CHUNK_BITS = 22   # a table's offsets: 2^22 x 4 bytes, so at least 6 chunks (fewer rows: about one
@@ -282,8 +279,7 @@ def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, worke
     ``plan``'s choice); ``progress``: a bar of rows searched, with its total."""
     n = len(h)
     if threshold < 0 or n < 2:
-        z = np.zeros(0, np.int64)
-        return z, z, z.astype(np.uint8)
+        return no_pairs()
     if chunks is None:
         chunks = plan(h, threshold).chunks
     chunks = min(BITS, max(chunks, min_chunks(n)))  # no chunk narrower than a bit
@@ -292,27 +288,9 @@ def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, worke
     p0, p1, m0, m1 = (np.ascontiguousarray(h[:, k], dtype=np.uint64) for k in range(4))
     limit = np.uint64(threshold)
 
-    rooms = [CAPACITY]  # pairs a block's first search has room for
+    def search(first: int, last: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> int:
+        return _search_rows(p0, p1, m0, m1, limit, sub, first, last, t.lo, t.width, t.offsets, t.offset_start,
+                            t.row, t.key0, t.key1, t.entry_start, t.masks, t.mask_start, i, j, d)
 
-    def block(first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        last = min(n, first + ROWS)
-        room = rooms[0]
-        while True:
-            i, j, d = np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.uint8)
-            found = _search_rows(p0, p1, m0, m1, limit, sub, first, last, t.lo, t.width, t.offsets, t.offset_start,
-                                 t.row, t.key0, t.key1, t.entry_start, t.masks, t.mask_start, i, j, d)
-            if found <= room:
-                return i[:found], j[:found], d[:found]
-            room = rooms[0] = max(rooms[0], found)  # rows of many near-copies: searched again with room for
-            # every pair, and the blocks after it start with that room (on sets where most rows have many)
-
-    starts = range(0, n, ROWS)
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, \
-            tqdm(total=n, desc="hashes searched", unit="hash", unit_scale=True, disable=not progress) as bar:
-        parts = []
-        for first, part in zip(starts, pool.map(block, starts)):
-            parts.append(part)
-            bar.update(min(n, first + ROWS) - first)
-    i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
-    order = np.lexsort((j, i))  # a row's pairs come chunk by chunk: put them in column order
-    return i[order], j[order], d[order]
+    bar = dict(total=n, desc="hashes searched", unit="hash", disable=not progress)
+    return search_blocks(n, ROWS, search, CAPACITY, workers, bar, lambda first, last: last - first)
