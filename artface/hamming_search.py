@@ -21,9 +21,10 @@ keeps the hot loop free of branches.
 from __future__ import annotations
 
 import numpy as np
+
 from . import multi_index
 from .popcount import compiled, distance
-from .row_blocks import no_pairs, search_blocks
+from .row_blocks import Pairs, no_pairs, search_blocks
 
 ROWS = 64     # rows of a tile: one task of a thread, and the rows that reuse a tile of columns from L1
 COLS = 512    # columns of a tile: 4 x 512 x 8 bytes = 16 KiB, half of L1
@@ -69,7 +70,7 @@ def _search_block(p0, p1, m0, m1, limit, lo, hi, cols, out_i, out_j, out_d):
 
 
 def exhaustive_pairs(h: np.ndarray, threshold: int, rows: int = ROWS, cols: int = COLS,
-                     workers: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     workers: int | None = None, progress: bool = False) -> Pairs:
     """All pairs i < j of ``h`` (N, 4) with distance <= threshold, every pair compared: (i, j,
     distance), ordered by i then j. Exact; memory is the hashes plus the pairs found. Row blocks are spread over ``workers``
     threads (default: every core); ``progress``: a bar of pairs compared, with its total."""
@@ -93,7 +94,7 @@ METHODS = ("auto", "exhaustive", "multi_index")
 
 
 def pairs_within(h: np.ndarray, threshold: int, method: str = "auto", workers: int | None = None,
-                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 progress: bool = False) -> Pairs:
     """All pairs i < j of ``h`` within ``threshold`` (i, j, distance; ordered by i then j), by the
     search that costs less on these hashes: multi-index hashing where ``multi_index.plan`` says it
     visits fewer rows than there are pairs (small thresholds), every pair otherwise. Both are exact

@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from .popcount import bit_count, compiled, distance
-from .row_blocks import no_pairs, search_blocks
+from .row_blocks import Pairs, no_pairs, search_blocks
 
 BITS = 128            # pHash + dHash
 MAX_CHUNK_BITS = 22   # a table's offsets: 2^22 x 4 bytes, so at least 6 chunks (fewer rows: about one
@@ -58,8 +59,7 @@ class Plan:
     @property
     def table_bytes(self) -> int:
         """Memory of the tables: every row twice per chunk (row, key: 20 bytes) and the offsets."""
-        width = math.ceil(BITS / self.chunks) if self.chunks else 0
-        return self.chunks * (2 * self.n * 20 + 4 * ((1 << width) + 1))
+        return sum(2 * self.n * 20 + 4 * ((1 << w) + 1) for _, w in chunk_bounds(self.chunks)) if self.chunks else 0
 
     @property
     def pays(self) -> bool:
@@ -178,13 +178,13 @@ def _work(p0, p1, rows, lo, width, offsets, offset_start, masks, mask_start):
     buckets = 0.0
     candidates = 0.0
     for i in rows:
+        later = (n - 1 - i) / n
         for c in range(lo.shape[0]):
             v = _bits(p0[i], p1[i], lo[c], width[c])
             ob = offset_start[c]
             for t in range(mask_start[c], mask_start[c + 1]):
                 key = v ^ masks[t]
                 size = offsets[ob + key + 1] - offsets[ob + key]
-                later = (n - 1 - i) / n
                 lookups += 1
                 buckets += (size > 0) * later
                 candidates += size * later
@@ -273,7 +273,7 @@ def plan(h: np.ndarray, radius: int, sample: int = 512, seed: int = 0) -> Plan:
 
 
 def pairs_within(h: np.ndarray, threshold: int, chunks: int | None = None, workers: int | None = None,
-                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 progress: bool = False) -> Pairs:
     """All pairs i < j of ``h`` (N, 4) with distance <= threshold: (i, j, distance), ordered by i then
     j, as ``hamming_search.exhaustive_pairs`` gives them. ``chunks``: how to cut the bits (default:
     ``plan``'s choice); ``progress``: a bar of rows searched, with its total."""
