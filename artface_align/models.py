@@ -178,22 +178,23 @@ def _from_path(spec: ModelSpec, path: Path, origin: str) -> ResolvedModel:
     return ResolvedModel(spec, digest, origin, path=path)
 
 
-def _wheel_member(spec: ModelSpec, part: Path) -> None:
-    """pip downloads the pinned mediapipe wheel (PyPI is reachable wherever pip works); the wheel's
-    sha256 is checked, then the member is extracted to ``part``."""
-    requirement, wheel_name, wheel_sha = MEDIAPIPE_WHEEL
+def wheel_member(wheel: tuple[str, str, str], member: str, dest: Path, what: str) -> None:
+    """pip downloads a pinned wheel (``(requirement, file name, sha256)``; PyPI is reachable wherever
+    pip works, and a wheel's bytes are the same whatever the host); its sha256 is checked, then
+    ``member`` is extracted to ``dest``. ``what`` names the file wanted, for the errors."""
+    requirement, wheel_name, wheel_sha = wheel
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
                "--implementation", "cp", "--platform", "manylinux_2_28_x86_64", "-q", "-d", tmp, requirement]
-        log.info("downloading %s for %s", requirement, spec.name)
+        log.info("downloading %s for %s", requirement, what)
         res = subprocess.run(cmd, capture_output=True, text=True)
-        wheel = Path(tmp) / wheel_name
-        if res.returncode != 0 or not wheel.is_file():
-            raise ModelNotFoundError(f"model {spec.name!r}: pip could not download {requirement}: {res.stderr.strip()[-300:]}")
-        got = sha256_file(wheel)
+        path = Path(tmp) / wheel_name
+        if res.returncode != 0 or not path.is_file():
+            raise ModelNotFoundError(f"{what}: pip could not download {requirement}: {res.stderr.strip()[-300:]}")
+        got = sha256_file(path)
         if got != wheel_sha:
             raise ChecksumMismatchError(f"{wheel_name}: sha256 {got} does not match the pinned {wheel_sha}; not used")
-        with zipfile.ZipFile(wheel) as zf, zf.open(spec.wheel_member) as src, open(part, "wb") as out:
+        with zipfile.ZipFile(path) as zf, zf.open(member) as src, open(dest, "wb") as out:
             shutil.copyfileobj(src, out)
 
 
@@ -202,7 +203,7 @@ def _download(spec: ModelSpec, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if spec.wheel_member:
         part = dest.with_suffix(".part")
-        _wheel_member(spec, part)
+        wheel_member(MEDIAPIPE_WHEEL, spec.wheel_member, part, f"model {spec.name!r}")
         digest = sha256_file(part)
         if digest != spec.sha256:
             part.unlink()

@@ -15,6 +15,10 @@ new quad's corners and the ideal one, in % of the image width (issue 13 aims und
 Faces turned in depth (three-quarter views): the photo warped onto its own face mesh turned by
 -45..60 degrees (``artface.testing.images.turned_astronaut``); found or not, point shift from the
 turned mesh's points, and the yaw column's estimate.
+
+Real faces of other people: the group photo insightface ships as its sample (six people, two turned by
+about 45 degrees, several looking down; downloaded by pip from PyPI, sha256-pinned, not kept in this
+repository) and scikit-image's cameraman (turned): faces found, and the landmark shift as above.
 """
 from __future__ import annotations
 
@@ -201,6 +205,79 @@ def bench_turned() -> None:
                                                   for y, (_, t) in cases.items()))
 
 
+#: insightface's sample photo, inside its pinned wheel on PyPI; the six faces' boxes (x0, y0, x1, y1) are
+#: RetinaFace's, checked by eye.
+INSIGHTFACE_WHEEL = ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
+                     "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399")
+GROUP_PHOTO = ("insightface/data/images/t1.jpg", "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489")
+GROUP_FACES = {"front, smiling": (464, 263, 574, 408), "front, eyes shut": (743, 344, 842, 471),
+               "looking down": (51, 262, 168, 401), "turned, looking down": (273, 148, 375, 278),
+               "turned ~45 degrees": (902, 56, 1011, 201), "front, eyes down": (1128, 274, 1226, 401)}
+
+
+def group_photo() -> np.ndarray:
+    """The group photo's pixels, fetched once into artface's cache (``$ARTFACE_CACHE/bench``)."""
+    from artface.diskcache import cache_root
+    from artface_align.models import sha256_file, wheel_member
+
+    path = cache_root() / "bench" / "insightface-t1.jpg"
+    if not path.is_file() or sha256_file(path) != GROUP_PHOTO[1]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wheel_member(INSIGHTFACE_WHEEL, GROUP_PHOTO[0], path, "the benchmark's group photo")
+        if sha256_file(path) != GROUP_PHOTO[1]:
+            raise SystemExit(f"{path}: not the pinned group photo")
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def bench_real_faces() -> None:
+    """Real faces of seven people (the group photo and the cameraman): found or not, and the FFHQ-point
+    shift of each path after aligning each face from dlib's 68 points, as ``bench_landmarks`` does.
+    dlib's own line is the measure's noise: the same model finding its own points again."""
+    photo = group_photo()
+    retina, dlib68, mesh = make_detector("retinaface_mnet025"), make_landmarker("dlib68"), make_landmarker("face_mesh")
+    cascade = make_detector("cascade")
+    print(f"real faces: insightface's group photo ({photo.shape[1]}x{photo.shape[0]}, {len(GROUP_FACES)} faces) "
+          "and the cameraman")
+    for name in ("retinaface_mnet025", "blazeface_short", "cascade"):
+        det = make_detector(name)
+        t0 = time.perf_counter()
+        faces = det.detect(photo)
+        ms = (time.perf_counter() - t0) * 1e3
+        hits = [any(iou(f.bbox, box) >= 0.4 for f in faces) for box in GROUP_FACES.values()]
+        extra = sum(not any(iou(f.bbox, box) >= 0.4 for box in GROUP_FACES.values()) for f in faces)
+        print(f"  {name:20s} found {sum(hits)}/{len(hits)}, other detections {extra}, {ms:6.1f} ms")
+    crops = {}
+    for label, (x0, y0, x1, y1) in GROUP_FACES.items():  # each face with context, as a dataset's tile would be
+        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.6 * max(x1 - x0, y1 - y0)
+        crops[label] = np.ascontiguousarray(photo[int(max(0, cy - half)):int(cy + half), int(max(0, cx - half)):int(cx + half)])
+    crops["cameraman (turned)"] = np.stack([data.camera()] * 3, -1)
+    size = 1024
+    aligned = {k: np.asarray(align(v, dlib68(v, retina.detect(v)[0]).landmarks68, size, "ffhq", "reference").image)
+               for k, v in crops.items()}
+    paths = {"retinaface 5 pts": lambda im: retina.detect(im)[0].kps5,
+             "cascade + face_mesh (configs)": lambda im: mesh(im, cascade.detect(im)[0]).kps5,
+             "dlib 68 (same as the reference)": lambda im: dlib68(im, retina.detect(im)[0]).landmarks68}
+    print(f"  landmark shift (% of width) after aligning each face at {size} from dlib 68 points: "
+          + " | ".join(aligned))
+    for name, fn in paths.items():
+        shifts = []
+        for im in aligned.values():
+            try:
+                shifts.append(quad_shift(fn(im), size))
+            except IndexError:
+                shifts.append(float("nan"))
+        front = [s for k, s in zip(aligned, shifts) if k.startswith("front") or k == "looking down"]
+        print(f"  {name:32s} mean {np.nanmean(shifts):5.2f}% (frontal {np.nanmean(front):5.2f}%)  "
+              + " | ".join(f"{v:5.2f}" for v in shifts))
+
+
 def main() -> None:
     import os
 
@@ -208,6 +285,7 @@ def main() -> None:
     bench_detection()
     bench_landmarks()
     bench_turned()
+    bench_real_faces()
 
 
 if __name__ == "__main__":

