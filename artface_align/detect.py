@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -59,13 +59,28 @@ def _retinaface_priors(height: int, width: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-#: RetinaFace views: (long side in network pixels, context padding as a share of the long side,
-#: whether a smaller image is brought up: True to the long side, an int to that many pixels, False
-#: not). The first caps large paintings and photos at 640 px and brings small face-filling crops
-#: (KaoKore's 256 px scroll faces, tiny WikiArt crops) up to 480 px, the scale the network finds
-#: them at; the second, tried only when the first finds nothing, puts context around such crops and
-#: brings them to 320 px (benchmarks/bench_detect.py: faces found, false detections, ms per image).
-DEFAULT_VIEWS: tuple[tuple[int, float, bool | int], ...] = ((640, 0.0, 480), (320, 0.25, True))
+class View(NamedTuple):
+    """One way RetinaFace looks at an image. ``size``: the long side in network pixels; ``pad``:
+    context added around the image, as a share of its long side; ``upscale``: whether a smaller
+    image is brought up (True: to ``size``, an int: to that many pixels, False: not); ``smooth``: a
+    Gaussian blur (sigma in source pixels) first; ``min_score``: the score a face needs in this view
+    (None: the detector's threshold)."""
+
+    size: int
+    pad: float = 0.0
+    upscale: bool | int = False
+    smooth: float = 0.0
+    min_score: float | None = None
+
+
+#: RetinaFace's views, each tried only when the ones before found nothing. The first caps large
+#: paintings and photos at 640 px and brings small face-filling crops (KaoKore's 256 px scroll faces,
+#: tiny WikiArt crops) up to 480 px, the scale the network finds them at; the second puts context
+#: around such crops and brings them to 320 px; the third blurs the image first: a drawing of thin
+#: lines, which the network (trained on photos) misses, reads as shading once its strokes are soft.
+#: A blurred view finds less sure faces (a cat at 0.59 among the benchmark's pictures without a
+#: person), so it asks for 0.7. benchmarks/bench_detect.py: faces found, false detections, ms/image.
+DEFAULT_VIEWS: tuple[View, ...] = (View(640, 0.0, 480), View(320, 0.25, True), View(640, 0.0, 480, smooth=1.5, min_score=0.7))
 _PAD_RGB = (123, 117, 104)  # the network's mean colour: padding reads as "nothing here"
 
 
@@ -89,8 +104,8 @@ def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool | int) -> tuple[
 
 
 class RetinaFaceDetector:
-    """RetinaFace-mnet0.25 over one or more views of the image (``views``: long side, context
-    padding, upscale), each optionally also mirrored (``flip``); a view is tried only when the ones
+    """RetinaFace-mnet0.25 over one or more views of the image (``views``: ``View``s, or tuples of
+    its fields), each optionally also mirrored (``flip``); a view is tried only when the ones
     before found no face. Results of a view and its mirror are merged by NMS; points map back to source
     pixels."""
 
@@ -100,7 +115,7 @@ class RetinaFaceDetector:
         self,
         model_path: str | None = None,
         *,
-        views: tuple[tuple[int, float, bool | int], ...] = DEFAULT_VIEWS,
+        views: tuple[View | tuple, ...] = DEFAULT_VIEWS,
         flip: bool = False,
         score_threshold: float = 0.5,
         nms_threshold: float = 0.4,
@@ -111,16 +126,18 @@ class RetinaFaceDetector:
         self.model_sha256 = resolved.sha256
         self.model_origin = resolved.origin
         self.session = make_session(resolved.data if resolved.data is not None else resolved.path, threads, providers)
-        self.views, self.flip = tuple(views), flip
+        self.views, self.flip = tuple(View(*v) for v in views), flip
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        for size, pad, upscale in self.views:
-            view, s, p = _view(rgb, size, pad, upscale)
-            boxes, scores, kps = self._run(view)
+        for v in self.views:
+            src = cv2.GaussianBlur(rgb, (0, 0), v.smooth) if v.smooth > 0 else rgb
+            view, s, p = _view(src, v.size, v.pad, v.upscale)
+            threshold = self.score_threshold if v.min_score is None else v.min_score
+            boxes, scores, kps = self._run(view, threshold)
             if self.flip:
-                fb, fs, fk = self._run(np.ascontiguousarray(view[:, ::-1]))
+                fb, fs, fk = self._run(np.ascontiguousarray(view[:, ::-1]), threshold)
                 vw = view.shape[1] - 1
                 fb = np.column_stack([vw - fb[:, 2], fb[:, 1], vw - fb[:, 0], fb[:, 3]])
                 fk = fk[:, [1, 0, 2, 4, 3]] * [-1, 1] + [vw, 0]  # mirrored: left and right swap
@@ -135,15 +152,15 @@ class RetinaFaceDetector:
             return [Face(b, sc, k, extra=dict(extra)) for b, sc, k in zip(boxes, scores[keep], kps)]
         return []
 
-    def _run(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidates (boxes, scores, points) in the pixels of ``small``, before NMS."""
+    def _run(self, small: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates scoring over ``threshold`` (boxes, scores, points) in the pixels of ``small``, before NMS."""
         sh, sw = small.shape[:2]
         ph, pw = 32 * math.ceil(sh / 32), 32 * math.ceil(sw / 32)
         blob = np.zeros((1, 3, ph, pw), dtype=np.float32)  # zero == mean colour after subtraction
         blob[0, :, :sh, :sw] = (small[..., ::-1].astype(np.float32) - _RF_MEAN_BGR).transpose(2, 0, 1)
         loc, conf, lmk = self.session.run(None, {"input": blob})
         scores = conf[0, :, 1]
-        idx = np.nonzero(scores > self.score_threshold)[0]
+        idx = np.nonzero(scores > threshold)[0]
         if idx.size == 0:
             return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
         priors = _retinaface_priors(ph, pw)[idx]

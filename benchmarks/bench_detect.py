@@ -30,7 +30,7 @@ from skimage import data
 
 from artface.testing.images import ART_STYLES, sepia, tight_crop
 from artface_align import align
-from artface_align.detect import RetinaFaceDetector, make_detector
+from artface_align.detect import DEFAULT_VIEWS, RetinaFaceDetector, make_detector
 from artface_align.ffhq import face_quad
 from artface_align.landmarks import make_landmarker
 
@@ -89,10 +89,9 @@ class OldRetinaFace:
     name = "retinaface (before)"
 
     def __init__(self) -> None:
-        self.det = RetinaFaceDetector()
+        self.det = RetinaFaceDetector(views=((640, 0.0, False),))
 
     def detect(self, rgb: np.ndarray):
-        self.det.views = ((640, 0.0, False),)
         return self.det.detect(rgb)
 
 
@@ -102,12 +101,15 @@ def bench_detection() -> None:
     from artface_align.litert import BlazeFaceDetector
 
     two_views = ((640, 0.0, False), (320, 0.25, True))  # before small crops were brought up to 480 px
+    # "sharp": the default views without the last, blurred one (before line drawings were blurred)
     dets = {"retinaface (before)": OldRetinaFace(), "retinaface 2 views": RetinaFaceDetector(views=two_views),
             "retinaface_mnet025": make_detector("retinaface_mnet025"),
             "retinaface +flip": RetinaFaceDetector(flip=True),
             "retinaface up640": RetinaFaceDetector(views=((640, 0.0, True), (320, 0.25, True))),
+            "retinaface sharp": RetinaFaceDetector(views=DEFAULT_VIEWS[:2]),
             "blazeface_short": make_detector("blazeface_short"),
             "cascade 2 views": CascadeDetector(BlazeFaceDetector(), RetinaFaceDetector(views=two_views)),
+            "cascade sharp": CascadeDetector(BlazeFaceDetector(), RetinaFaceDetector(views=DEFAULT_VIEWS[:2])),
             "cascade": make_detector("cascade")}
     base_ms = None
     total = sum(len(v) for v in faces.values())
@@ -236,6 +238,36 @@ def iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def real_face_crops(photo: np.ndarray) -> None:
+    """The six faces as face-filling crops (the crop 0.8, 1.0 and 1.2 x the face box, at 256, 128 and
+    96 px), in each art style: the astronaut's crop test with six other people."""
+    from artface_align.detect import CascadeDetector
+    from artface_align.litert import BlazeFaceDetector
+
+    im = Image.fromarray(photo)
+    cases: dict[str, list[np.ndarray]] = {}
+    for x0, y0, x1, y1 in GROUP_FACES.values():
+        cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+        for share in (0.8, 1.0, 1.2):
+            crop = im.crop((round(cx - share * w / 2), round(cy - share * w / 2), round(cx + share * w / 2), round(cy + share * w / 2)))
+            for out in (256, 128, 96):
+                for style, f in STYLES.items():
+                    cases.setdefault(style, []).append(np.asarray(f(crop.resize((out, out), Image.LANCZOS)).convert("RGB")))
+    dets = {"retinaface sharp": RetinaFaceDetector(views=DEFAULT_VIEWS[:2]), "retinaface_mnet025": make_detector("retinaface_mnet025"),
+            "blazeface_short": make_detector("blazeface_short"),
+            "cascade sharp": CascadeDetector(BlazeFaceDetector(), RetinaFaceDetector(views=DEFAULT_VIEWS[:2])),
+            "cascade": make_detector("cascade")}
+    total = sum(len(v) for v in cases.values())
+    print(f"  face-filling crops of the six faces ({total}: {len(cases)} styles x 3 crops x 3 sizes x 6 faces); "
+          "'sharp': the default views without the blurred one")
+    for name, det in dets.items():
+        t0 = time.perf_counter()
+        per = {style: sum(bool(det.detect(a)) for a in ims) for style, ims in cases.items()}
+        ms = (time.perf_counter() - t0) / total * 1e3
+        print(f"    {name:20s} found {sum(per.values())}/{total} ({sum(per.values()) / total:.0%}), {ms:5.1f} ms/img  | "
+              + " ".join(f"{style} {n}/{len(cases[style])}" for style, n in per.items()))
+
+
 def bench_real_faces() -> None:
     """Real faces of seven people (the group photo and the cameraman): found or not, and the FFHQ-point
     shift of each path after aligning each face from dlib's 68 points, as ``bench_landmarks`` does.
@@ -253,6 +285,7 @@ def bench_real_faces() -> None:
         hits = [any(iou(f.bbox, box) >= 0.4 for f in faces) for box in GROUP_FACES.values()]
         extra = sum(not any(iou(f.bbox, box) >= 0.4 for box in GROUP_FACES.values()) for f in faces)
         print(f"  {name:20s} found {sum(hits)}/{len(hits)}, other detections {extra}, {ms:6.1f} ms")
+    real_face_crops(photo)
     crops = {}
     for label, (x0, y0, x1, y1) in GROUP_FACES.items():  # each face with context, as a dataset's tile would be
         cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.6 * max(x1 - x0, y1 - y0)

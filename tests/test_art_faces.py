@@ -47,6 +47,21 @@ def test_the_padded_view_is_what_finds_line_art():
     assert RetinaFaceDetector().detect(rgb), "the padded, upscaled second view finds it"
 
 
+def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
+    from artface_align.detect import DEFAULT_VIEWS, View
+
+    rgb = np.asarray(ART_STYLES["line"](tight_crop(130, 48)))  # 1 px strokes of a 48 px face
+    assert RetinaFaceDetector(views=DEFAULT_VIEWS[:2]).detect(rgb) == [], "the sharp views miss it"
+    faces = RetinaFaceDetector().detect(rgb)
+    assert len(faces) == 1 and faces[0].score > 0.7
+    le, re, nose = faces[0].kps5[:3]
+    assert le[0] < nose[0] < re[0] and 0 <= le[1] < 48, "points in the crop's own pixels, eyes either side of the nose"
+    strict = RetinaFaceDetector(views=(*DEFAULT_VIEWS[:2], DEFAULT_VIEWS[2]._replace(min_score=0.999)))
+    assert strict.detect(rgb) == [], "a view's own threshold is applied"
+    assert RetinaFaceDetector(views=((640, 0.0, 480),)).views == (View(640, 0.0, 480, 0.0, None),), "tuples still do"
+    assert RetinaFaceDetector().detect(np.full((300, 400, 3), 255, np.uint8)) == [], "a blank page stays blank"
+
+
 def test_flip_merges_mirrored_results():
     rgb = np.asarray(tight_crop(170, 256))
     plain, flipped = RetinaFaceDetector().detect(rgb)[0], RetinaFaceDetector(flip=True).detect(rgb)[0]
