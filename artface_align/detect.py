@@ -63,24 +63,30 @@ class View(NamedTuple):
     """One way RetinaFace looks at an image. ``size``: the long side in network pixels; ``pad``:
     context added around the image, as a share of its long side; ``upscale``: whether a smaller
     image is brought up (True: to ``size``, an int: to that many pixels, False: not); ``smooth``: a
-    Gaussian blur (sigma in source pixels) first; ``min_score``: the score a face needs in this view
-    (None: the detector's threshold)."""
+    Gaussian blur first, its sigma this share of the image's long side but at least ``smooth_min_px``
+    (0: none); ``min_score``: the score a face needs in this view (None: the detector's threshold)."""
 
     size: int
     pad: float = 0.0
     upscale: bool | int = False
     smooth: float = 0.0
     min_score: float | None = None
+    smooth_min_px: float = 1.5
+
+    def sigma(self, long_side: int) -> float:
+        return max(self.smooth_min_px, self.smooth * long_side) if self.smooth > 0 else 0.0
 
 
 #: RetinaFace's views, each tried only when the ones before found nothing. The first caps large
 #: paintings and photos at 640 px and brings small face-filling crops (KaoKore's 256 px scroll faces,
 #: tiny WikiArt crops) up to 480 px, the scale the network finds them at; the second puts context
-#: around such crops and brings them to 320 px; the third blurs the image first: a drawing of thin
-#: lines, which the network (trained on photos) misses, reads as shading once its strokes are soft.
-#: A blurred view finds less sure faces (a cat at 0.59 among the benchmark's pictures without a
-#: person), so it asks for 0.7. benchmarks/bench_detect.py: faces found, false detections, ms/image.
-DEFAULT_VIEWS: tuple[View, ...] = (View(640, 0.0, 480), View(320, 0.25, True), View(640, 0.0, 480, smooth=1.5, min_score=0.7))
+#: around such crops and brings them to 320 px; the third blurs the image first (sigma 1/128 of its
+#: long side, at least 1.5 px): a drawing of thin lines, which the network (trained on photos)
+#: misses, reads as shading once its strokes are soft. A blurred view finds less sure faces (a cat
+#: at 0.59 among the benchmark's pictures without a person), so it asks for 0.7.
+#: benchmarks/bench_detect.py: faces found, false detections, ms per image.
+DEFAULT_VIEWS: tuple[View, ...] = (View(640, 0.0, 480), View(320, 0.25, True),
+                                   View(640, 0.0, 480, smooth=1 / 128, min_score=0.7))
 _PAD_RGB = (123, 117, 104)  # the network's mean colour: padding reads as "nothing here"
 
 
@@ -132,7 +138,8 @@ class RetinaFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         for v in self.views:
-            src = cv2.GaussianBlur(rgb, (0, 0), v.smooth) if v.smooth > 0 else rgb
+            sigma = v.sigma(max(rgb.shape[:2]))
+            src = cv2.GaussianBlur(rgb, (0, 0), sigma) if sigma > 0 else rgb
             view, s, p = _view(src, v.size, v.pad, v.upscale)
             threshold = self.score_threshold if v.min_score is None else v.min_score
             boxes, scores, kps = self._run(view, threshold)

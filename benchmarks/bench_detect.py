@@ -240,7 +240,8 @@ def iou(a, b) -> float:
 
 def real_face_crops(photo: np.ndarray) -> None:
     """The six faces as face-filling crops (the crop 0.8, 1.0 and 1.2 x the face box, at 256, 128 and
-    96 px), in each art style: the astronaut's crop test with six other people."""
+    96 px), in each art style: the astronaut's crop test with six other people; "line x4": the line
+    drawings scanned at 4x their size (384-1,024 px, strokes 4 px wide)."""
     from artface_align.detect import CascadeDetector
     from artface_align.litert import BlazeFaceDetector
 
@@ -253,6 +254,8 @@ def real_face_crops(photo: np.ndarray) -> None:
             for out in (256, 128, 96):
                 for style, f in STYLES.items():
                     cases.setdefault(style, []).append(np.asarray(f(crop.resize((out, out), Image.LANCZOS)).convert("RGB")))
+                drawing = STYLES["line"](crop.resize((out, out), Image.LANCZOS)).convert("RGB")  # strokes as wide as the face is large
+                cases.setdefault("line x4", []).append(np.asarray(drawing.resize((4 * out, 4 * out), Image.LANCZOS)))
     dets = {"retinaface sharp": RetinaFaceDetector(views=DEFAULT_VIEWS[:2]), "retinaface_mnet025": make_detector("retinaface_mnet025"),
             "blazeface_short": make_detector("blazeface_short"),
             "cascade sharp": CascadeDetector(BlazeFaceDetector(), RetinaFaceDetector(views=DEFAULT_VIEWS[:2])),

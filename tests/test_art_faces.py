@@ -59,6 +59,7 @@ def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
     strict = RetinaFaceDetector(views=(*DEFAULT_VIEWS[:2], DEFAULT_VIEWS[2]._replace(min_score=0.999)))
     assert strict.detect(rgb) == [], "a view's own threshold is applied"
     assert RetinaFaceDetector(views=((640, 0.0, 480),)).views == (View(640, 0.0, 480, 0.0, None),), "tuples still do"
+    assert DEFAULT_VIEWS[2].sigma(96) == 1.5 and DEFAULT_VIEWS[2].sigma(1024) == 8.0, "the blur grows with the drawing"
     assert RetinaFaceDetector().detect(np.full((300, 400, 3), 255, np.uint8)) == [], "a blank page stays blank"
 
 
