@@ -109,6 +109,20 @@ def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool | int) -> tuple[
     return rgb, s, p
 
 
+def _smoothed_view(rgb: np.ndarray, v: View) -> tuple[np.ndarray, float, int]:
+    """``_view`` with the view's blur, made on whichever is smaller, the image or the view: a large
+    painting is blurred after it is brought down, with the sigma scaled alike (the same picture at a
+    fraction of the cost)."""
+    long_side = max(rgb.shape[:2])
+    sigma = v.sigma(long_side)
+    if sigma > 0 and long_side * (1 + 2 * v.pad) <= v.size:  # kept or brought up: blur the source
+        rgb, sigma = cv2.GaussianBlur(rgb, (0, 0), sigma), 0.0
+    view, s, p = _view(rgb, v.size, v.pad, v.upscale)
+    if sigma > 0:
+        view = cv2.GaussianBlur(view, (0, 0), sigma * s)
+    return view, s, p
+
+
 class RetinaFaceDetector:
     """RetinaFace-mnet0.25 over one or more views of the image (``views``: ``View``s, or tuples of
     its fields), each optionally also mirrored (``flip``); a view is tried only when the ones
@@ -138,9 +152,7 @@ class RetinaFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         for v in self.views:
-            sigma = v.sigma(max(rgb.shape[:2]))
-            src = cv2.GaussianBlur(rgb, (0, 0), sigma) if sigma > 0 else rgb
-            view, s, p = _view(src, v.size, v.pad, v.upscale)
+            view, s, p = _smoothed_view(rgb, v)
             threshold = self.score_threshold if v.min_score is None else v.min_score
             boxes, scores, kps = self._run(view, threshold)
             if self.flip:
