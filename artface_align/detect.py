@@ -168,6 +168,8 @@ class RetinaFaceDetector:
             boxes = ((boxes[keep].reshape(-1, 2, 2) + 0.5) / s - 0.5 - p).reshape(-1, 4)
             kps = (kps[keep] + 0.5) / s - 0.5 - p
             extra = {"detector": self.name, "detector_sha256": self.model_sha256}
+            if v.smooth > 0:  # found in a blurred view: a landmark model is shown the same soft strokes
+                extra["smooth_sigma"] = v.sigma(max(rgb.shape[:2]))
             return [Face(b, sc, k, extra=dict(extra)) for b, sc, k in zip(boxes, scores[keep], kps)]
         return []
 

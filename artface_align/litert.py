@@ -125,8 +125,9 @@ class FaceMeshLandmarker:
     contours), nose tip, mouth corners. Two passes, as MediaPipe tracks faces: a crop around the
     detected box (eyes level, ``scale`` x its long side), then one around the first mesh. The crop
     decides the accuracy: measured in benchmarks/bench_detect.py (scale 1.25 and a second pass were
-    best). ``face.extra["mesh468"]`` keeps all points in source pixels, ``mesh468_depth`` their depth
-    (the model's relative z, in source pixels: larger is farther)."""
+    best). A face found in a blurred view (``extra["smooth_sigma"]``: a drawing of thin lines) is
+    meshed blurred alike. ``face.extra["mesh468"]`` keeps all points in source pixels,
+    ``mesh468_depth`` their depth (the model's relative z, in source pixels: larger is farther)."""
 
     name = "face_mesh"
 
@@ -136,13 +137,16 @@ class FaceMeshLandmarker:
         self.model_sha256 = self.runner.model_sha256
         self.scale, self.passes = scale, passes
 
-    def _mesh(self, rgb: np.ndarray, box: np.ndarray, eye_l: np.ndarray, eye_r: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    def _mesh(self, rgb: np.ndarray, box: np.ndarray, eye_l: np.ndarray, eye_r: np.ndarray,
+              sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
         angle = math.degrees(math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))
         centre = (box[:2] + box[2:]) / 2
         side = self.scale * max(box[2] - box[0], box[3] - box[1])
         m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, 192.0 / side)
         m[:, 2] += 96.0 - centre  # the face centre to the crop centre
         crop = cv2.warpAffine(rgb, m, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        if sigma > 0:  # the detector's blur (source pixels), at the crop's scale
+            crop = cv2.GaussianBlur(crop, (0, 0), sigma * 192.0 / side)
         outs = self.runner((crop.astype(np.float32) / 255.0)[None])
         mesh = next(o for o in outs if o.size == 1404).reshape(468, 3).astype(np.float64)
         flag = float(next(o for o in outs if o.size == 1).ravel()[0])
@@ -152,7 +156,7 @@ class FaceMeshLandmarker:
     def __call__(self, rgb: np.ndarray, face: Face) -> Face:
         box, eye_l, eye_r = face.bbox, face.kps5[0], face.kps5[1]
         for _ in range(self.passes):
-            pts, depth, flag = self._mesh(rgb, box, eye_l, eye_r)
+            pts, depth, flag = self._mesh(rgb, box, eye_l, eye_r, face.extra.get("smooth_sigma", 0.0))
             box = np.concatenate([pts.min(0), pts.max(0)])
             eye_l, eye_r = mesh_eyes(pts)
         face.kps5 = kps5_from_mesh(pts)

@@ -271,6 +271,46 @@ def real_face_crops(photo: np.ndarray) -> None:
               + " ".join(f"{style} {n}/{len(cases[style])}" for style, n in per.items()))
 
 
+def line_drawing_points(photo: np.ndarray) -> None:
+    """Points on line drawings of the six faces that only the blurred view finds (crops 0.8-1.2 x the
+    face box at 96-256 px, and the same drawings scanned at 4x): the FFHQ-quad shift from dlib's 68
+    points on the photo of the same crop (a drawing keeps its photo's geometry), with the face mesh
+    shown the drawing blurred as the detector saw it (``extra["smooth_sigma"]``, the default) or sharp."""
+    import copy
+
+    from artface_align.points import kps5_from_68
+
+    im = Image.fromarray(photo)
+    retina, sharp, blaze = make_detector("retinaface_mnet025"), RetinaFaceDetector(views=DEFAULT_VIEWS[:2]), make_detector("blazeface_short")
+    mesh, dlib68 = make_landmarker("face_mesh"), make_landmarker("dlib68")
+    shifts: dict[str, list[float]] = {"face mesh, blurred as found (default)": [], "face mesh on the sharp drawing": [],
+                                      "retinaface's 5 points": []}
+    for x0, y0, x1, y1 in GROUP_FACES.values():
+        cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+        for share in (0.8, 1.0, 1.2):
+            crop = im.crop((round(cx - share * w / 2), round(cy - share * w / 2), round(cx + share * w / 2), round(cy + share * w / 2)))
+            for out in (256, 128, 96):
+                small = crop.resize((out, out), Image.LANCZOS).convert("RGB")
+                for scale in (1, 4):
+                    ph = np.asarray(small.resize((scale * out, scale * out), Image.LANCZOS))
+                    drawing = np.asarray(STYLES["line"](small).convert("RGB").resize((scale * out, scale * out), Image.LANCZOS))
+                    if sharp.detect(drawing) or blaze.detect(drawing) or not retina.detect(ph):
+                        continue
+                    faces = retina.detect(drawing)
+                    if not faces:
+                        continue
+                    truth = kps5_from_68(dlib68(ph, retina.detect(ph)[0]).landmarks68)
+                    as_found, plain = copy.deepcopy(faces[0]), copy.deepcopy(faces[0])
+                    plain.extra.pop("smooth_sigma", None)
+                    shifts["face mesh, blurred as found (default)"].append(true_shift(mesh(drawing, as_found).kps5, truth))
+                    shifts["face mesh on the sharp drawing"].append(true_shift(mesh(drawing, plain).kps5, truth))
+                    shifts["retinaface's 5 points"].append(true_shift(faces[0].kps5, truth))
+    n = len(shifts["retinaface's 5 points"])
+    print(f"  points on the {n} line drawings only the blurred view finds (shift from dlib 68 on the photo, % of the quad side)")
+    for name, v in shifts.items():
+        print(f"    {name:40s} median {np.median(v):5.1f}%  mean {np.mean(v):5.1f}%")
+
+
 def bench_real_faces() -> None:
     """Real faces of seven people (the group photo and the cameraman): found or not, and the FFHQ-point
     shift of each path after aligning each face from dlib's 68 points, as ``bench_landmarks`` does.
@@ -289,6 +329,7 @@ def bench_real_faces() -> None:
         extra = sum(not any(iou(f.bbox, box) >= 0.4 for box in GROUP_FACES.values()) for f in faces)
         print(f"  {name:20s} found {sum(hits)}/{len(hits)}, other detections {extra}, {ms:6.1f} ms")
     real_face_crops(photo)
+    line_drawing_points(photo)
     crops = {}
     for label, (x0, y0, x1, y1) in GROUP_FACES.items():  # each face with context, as a dataset's tile would be
         cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.6 * max(x1 - x0, y1 - y0)

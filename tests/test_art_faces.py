@@ -54,6 +54,8 @@ def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
     assert RetinaFaceDetector(views=DEFAULT_VIEWS[:2]).detect(rgb) == [], "the sharp views miss it"
     faces = RetinaFaceDetector().detect(rgb)
     assert len(faces) == 1 and faces[0].score > 0.7
+    assert faces[0].extra["smooth_sigma"] == 1.5, "the face says it was found blurred, and how much"
+    assert "smooth_sigma" not in RetinaFaceDetector().detect(np.asarray(tight_crop(170, 256)))[0].extra
     le, re, nose = faces[0].kps5[:3]
     assert le[0] < nose[0] < re[0] and 0 <= le[1] < 48, "points in the crop's own pixels, eyes either side of the nose"
     strict = RetinaFaceDetector(views=(*DEFAULT_VIEWS[:2], DEFAULT_VIEWS[2]._replace(min_score=0.999)))
@@ -61,6 +63,18 @@ def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
     assert RetinaFaceDetector(views=((640, 0.0, 480),)).views == (View(640, 0.0, 480, 0.0, None),), "tuples still do"
     assert DEFAULT_VIEWS[2].sigma(96) == 1.5 and DEFAULT_VIEWS[2].sigma(1024) == 8.0, "the blur grows with the drawing"
     assert RetinaFaceDetector().detect(np.full((300, 400, 3), 255, np.uint8)) == [], "a blank page stays blank"
+
+
+def test_the_face_mesh_sees_a_drawing_blurred_as_the_detector_did():
+    import copy
+
+    rgb = np.asarray(ART_STYLES["line"](tight_crop(130, 64)).resize((256, 256)))
+    face = RetinaFaceDetector().detect(rgb)[0]
+    mesh = make_landmarker("face_mesh")
+    sharp = mesh(rgb, copy.deepcopy(face)).kps5
+    face.extra["smooth_sigma"] = 4.0
+    blurred = mesh(rgb, copy.deepcopy(face)).kps5
+    assert 0.5 < np.abs(blurred - sharp).max() < 20, "the tag changes what the mesh sees, not where the face is"
 
 
 def test_flip_merges_mirrored_results():

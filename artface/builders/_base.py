@@ -47,7 +47,7 @@ from ..store import Outcome, WorkStore
 log = logging.getLogger(__name__)
 
 #: bump when pixel code changes what an unchanged config produces (invalidates work stores)
-PIXEL_VERSION = 5
+PIXEL_VERSION = 6
 #: how fast a build runs: never part of the config identity, the pixel fingerprint or the output folder
 RUN_SETTINGS = ("shard_size", "fetch_timeout", "fetch_retries", "concurrency", "workers", "threads", "max_pixels",
                 "accept_upstream_change")
