@@ -238,6 +238,14 @@ def iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def face_filling_crops(im: Image.Image, box: tuple[int, int, int, int]) -> list[Image.Image]:
+    """Square crops centred on a face box, 0.8 (chin and brow cut), 1.0 and 1.2 x its long side."""
+    x0, y0, x1, y1 = box
+    cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+    return [im.crop((round(cx - k * w / 2), round(cy - k * w / 2), round(cx + k * w / 2), round(cy + k * w / 2)))
+            for k in (0.8, 1.0, 1.2)]
+
+
 def real_face_crops(photo: np.ndarray) -> None:
     """The six faces as face-filling crops (the crop 0.8, 1.0 and 1.2 x the face box, at 256, 128 and
     96 px), in each art style: the astronaut's crop test with six other people; "line x4": the line
@@ -247,14 +255,13 @@ def real_face_crops(photo: np.ndarray) -> None:
 
     im = Image.fromarray(photo)
     cases: dict[str, list[np.ndarray]] = {}
-    for x0, y0, x1, y1 in GROUP_FACES.values():
-        cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
-        for share in (0.8, 1.0, 1.2):
-            crop = im.crop((round(cx - share * w / 2), round(cy - share * w / 2), round(cx + share * w / 2), round(cy + share * w / 2)))
+    for box in GROUP_FACES.values():
+        for crop in face_filling_crops(im, box):
             for out in (256, 128, 96):
+                small = crop.resize((out, out), Image.LANCZOS)
                 for style, f in STYLES.items():
-                    cases.setdefault(style, []).append(np.asarray(f(crop.resize((out, out), Image.LANCZOS)).convert("RGB")))
-                drawing = STYLES["line"](crop.resize((out, out), Image.LANCZOS)).convert("RGB")  # strokes as wide as the face is large
+                    cases.setdefault(style, []).append(np.asarray(f(small).convert("RGB")))
+                drawing = Image.fromarray(cases["line"][-1])  # scanned large: strokes 4 px wide
                 cases.setdefault("line x4", []).append(np.asarray(drawing.resize((4 * out, 4 * out), Image.LANCZOS)))
     dets = {"retinaface sharp": RetinaFaceDetector(views=DEFAULT_VIEWS[:2]), "retinaface_mnet025": make_detector("retinaface_mnet025"),
             "blazeface_short": make_detector("blazeface_short"),
@@ -285,21 +292,19 @@ def line_drawing_points(photo: np.ndarray) -> None:
     mesh, dlib68 = make_landmarker("face_mesh"), make_landmarker("dlib68")
     shifts: dict[str, list[float]] = {"face mesh, blurred as found (default)": [], "face mesh on the sharp drawing": [],
                                       "retinaface's 5 points": []}
-    for x0, y0, x1, y1 in GROUP_FACES.values():
-        cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
-        for share in (0.8, 1.0, 1.2):
-            crop = im.crop((round(cx - share * w / 2), round(cy - share * w / 2), round(cx + share * w / 2), round(cy + share * w / 2)))
+    for box in GROUP_FACES.values():
+        for crop in face_filling_crops(im, box):
             for out in (256, 128, 96):
                 small = crop.resize((out, out), Image.LANCZOS).convert("RGB")
                 for scale in (1, 4):
                     ph = np.asarray(small.resize((scale * out, scale * out), Image.LANCZOS))
                     drawing = np.asarray(STYLES["line"](small).convert("RGB").resize((scale * out, scale * out), Image.LANCZOS))
-                    if sharp.detect(drawing) or blaze.detect(drawing) or not retina.detect(ph):
+                    if sharp.detect(drawing) or blaze.detect(drawing):
                         continue
-                    faces = retina.detect(drawing)
-                    if not faces:
+                    faces, on_photo = retina.detect(drawing), retina.detect(ph)
+                    if not faces or not on_photo:
                         continue
-                    truth = kps5_from_68(dlib68(ph, retina.detect(ph)[0]).landmarks68)
+                    truth = kps5_from_68(dlib68(ph, on_photo[0]).landmarks68)
                     as_found, plain = copy.deepcopy(faces[0]), copy.deepcopy(faces[0])
                     plain.extra.pop("smooth_sigma", None)
                     shifts["face mesh, blurred as found (default)"].append(true_shift(mesh(drawing, as_found).kps5, truth))
