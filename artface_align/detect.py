@@ -90,26 +90,32 @@ DEFAULT_VIEWS: tuple[View, ...] = (View(640, 0.0, 480), View(320, 0.25, True),
 _PAD_RGB = (123, 117, 104)  # the network's mean colour: padding reads as "nothing here"
 
 
-def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool | int) -> tuple[np.ndarray, float, int]:
+def _view(rgb: np.ndarray, size: int, pad: float, upscale: bool | int) -> tuple[np.ndarray, float, float]:
     """``rgb`` with ``pad`` x long side of context on each side, resized so its long side is ``size``
     when larger; a smaller one is brought up to ``size`` (``upscale`` True), to ``upscale`` pixels
     (an int: the working size the network needs for a small face-filling crop), or left as it is
-    (False); returns it with the scale and the padding (source pixels)."""
+    (False); returns it with the scale and the padding (source pixels). An image brought down is
+    padded after it is resized: padded first, a thin strip (1 x 100,000 px) would become gigabytes."""
     h, w = rgb.shape[:2]
     p = int(round(pad * max(h, w)))
-    if p:
-        rgb = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=_PAD_RGB)
-    long_side = max(rgb.shape[:2])
+    long_side = max(h, w) + 2 * p
     s = size / long_side
     if s > 1.0:  # a small image: up to the working size only when asked
         s = 1.0 if upscale is False else (s if upscale is True else max(1.0, upscale / long_side))
-    if abs(s - 1.0) > 1e-9:
-        nw, nh = max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))
-        rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    if s < 1.0 - 1e-9:
+        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        q = int(round(p * s))  # the padding in view pixels
+        if q:
+            rgb = cv2.copyMakeBorder(rgb, q, q, q, q, cv2.BORDER_CONSTANT, value=_PAD_RGB)
+        return rgb, s, q / s
+    if p:
+        rgb = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=_PAD_RGB)
+    if s > 1.0 + 1e-9:
+        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_CUBIC)
     return rgb, s, p
 
 
-def _smoothed_view(rgb: np.ndarray, v: View) -> tuple[np.ndarray, float, int]:
+def _smoothed_view(rgb: np.ndarray, v: View) -> tuple[np.ndarray, float, float]:
     """``_view`` with the view's blur, made on whichever is smaller, the image or the view: a large
     painting is blurred after it is brought down, with the sigma scaled alike (the same picture at a
     fraction of the cost)."""

@@ -90,3 +90,20 @@ def test_bytes_and_path_inputs(astronaut, detector, tmp_path):
 def test_default_detector_is_offline_retinaface(astronaut):
     faces = detect_faces(astronaut)
     assert len(faces) == 1
+
+
+def test_a_thin_strip_is_not_padded_into_gigabytes():
+    """The padded view of a 2 x 40,000 px strip: padded before it is brought down it would be
+    20,002 x 60,000 px (3.6 GB); the detector's process stays small."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, resource\n"
+            "from artface_align.detect import RetinaFaceDetector\n"
+            "strip = np.full((2, 40000, 3), 200, np.uint8)\n"
+            "assert RetinaFaceDetector().detect(strip) == []\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    peak_kib = int(res.stdout.split()[-1])
+    assert peak_kib < 1 << 20, f"peak RSS {peak_kib >> 10} MiB"
